@@ -1,0 +1,31 @@
+#pragma once
+// Progress of a long run, on rank 0's stderr: percentage, elapsed time and ETA, at most once a second.
+// Mode (option -progress): auto = only when stderr is a terminal, always, never. A final line with the
+// total time is printed in every mode but never.
+#include <chrono>
+#include <string>
+
+namespace msrom {
+
+class Options;
+
+enum class ProgressMode { automatic, always, never };
+ProgressMode read_progress_mode(const Options& opts);
+
+class Progress {
+ public:
+  Progress(std::string label, double total, ProgressMode mode);
+  // `done` in the same units as total (steps, samples, ...). Cheap: checks the clock every call.
+  void update(double done);
+  // Prints the closing line ("label: done in 12.3 s") and returns the elapsed seconds.
+  double finish();
+  double elapsed() const;
+
+ private:
+  std::string label_;
+  double total_;
+  bool live_ = false, quiet_ = false, tty_ = false, finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace msrom

@@ -1,0 +1,47 @@
+#pragma once
+// The msrom subcommands. Each reads all its options first (so -help can list them and typos are caught
+// before any work), then runs. Each returns the process exit code; errors are thrown (core/errors.hpp).
+#include <cstdint>
+#include <string>
+
+#include "msrom/core/files.hpp"
+#include "msrom/core/session.hpp"
+
+namespace msrom {
+class Options;
+namespace systems {
+class System;
+}
+}  // namespace msrom
+
+namespace msrom::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(Session&);
+};
+
+int simulate(Session&);
+int stats(Session&);
+int lyapunov(Session&);
+int pipeline(Session&);
+
+// Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
+// rejects options that nothing read (InputError) and returns false.
+bool finish_options(const char* usage);
+
+// Prints a metrics table on rank 0.
+void print_metrics(const Metrics& m);
+
+// The lyapunov stage, shared by `msrom lyapunov` and the pipeline.
+struct LyapunovConfig {
+  std::uint64_t seed = 1;
+  double dt = 1e-3, time = 500, transient = 10, d0 = 1e-8;
+  long renorm_every = 10;
+  std::string norm = "all", output;
+};
+LyapunovConfig read_lyapunov_options(const Options& o, bool read_output);
+Metrics run_lyapunov(const systems::System& system, const LyapunovConfig& c);
+
+}  // namespace msrom::cli

@@ -1,0 +1,103 @@
+// msrom pipeline: the stages a case file names, in order, into one directory, with the figures and one
+// merged metrics.json.
+//
+//   DIR/data.h5        simulate
+//   DIR/stats.h5       stats (PDF, ACF, residence times of the data)
+//   DIR/metrics.json   every stage's metrics, merged
+//   DIR/figures/*.png  tools/plot_stats.py (Debian's python3-matplotlib), unless -pipeline_figures false
+//
+// Sample runs:
+//   msrom pipeline -options_file_yaml inputs/bistable.yaml -output runs/bistable
+//   mpiexec -n 2 msrom pipeline -options_file_yaml inputs/bistable_ci.yaml -output /tmp/ci -pipeline_figures false
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "commands.hpp"
+#include "msrom/analysis/data_stats.hpp"
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/files.hpp"
+#include "msrom/core/options.hpp"
+#include "msrom/systems/simulate.hpp"
+
+namespace msrom::cli {
+
+namespace {
+
+std::string tools_dir() {
+  if (const char* env = std::getenv("MSROM_TOOLS_DIR")) return env;
+  return std::string(MSROM_SOURCE_DIR) + "/tools";
+}
+
+// Runs a plotting tool with Debian's python (which has h5py and matplotlib); a failure is reported, not
+// fatal: the numbers are in metrics.json either way.
+void run_figures(const std::string& script, const std::string& dir) {
+  const std::string py = std::getenv("MSROM_PYTHON") ? std::getenv("MSROM_PYTHON") : "/usr/bin/python3";
+  const std::string cmd = "'" + py + "' '" + join_path(tools_dir(), script) + "' '" + dir + "'";
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0)
+    std::fprintf(stderr, "pipeline: warning: '%s' failed (exit %d); figures missing, metrics are complete\n",
+                 cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+}
+
+}  // namespace
+
+int pipeline(Session&) {
+  // 1. Options of the pipeline and of every stage it runs (all read before any work).
+  Options p("pipeline");
+  const std::string dir = p.string("output", "run", "output directory");
+  const auto stages = p.strings("pipeline_stages", {"simulate", "stats"}, "stages to run, in order "
+                                "(simulate, stats, lyapunov)");
+  const bool figures = p.flag("pipeline_figures", true, "draw PNG figures with tools/ (python3-matplotlib)");
+  bool do_sim = false, do_stats = false, do_lyap = false;
+  for (const auto& s : stages) {
+    if (s == "simulate") do_sim = true;
+    else if (s == "stats") do_stats = true;
+    else if (s == "lyapunov") do_lyap = true;
+    else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov)");
+  }
+  Options sys("system");
+  auto system = systems::make_system(sys);
+  Options sim_opts("simulate");
+  auto sim = systems::read_simulate_options(sim_opts, false);
+  Options stats_opts("stats");
+  auto st = analysis::read_stats_options(stats_opts, false);
+  Options lyap_opts("lyapunov");
+  const auto lyap = read_lyapunov_options(lyap_opts, false);
+  if (finish_options("usage: msrom pipeline -options_file_yaml inputs/CASE.yaml -output DIR")) return 0;
+
+  make_output_directory("-output", dir);
+  sim.output = join_path(dir, "data.h5");
+  st.data = sim.output;
+  st.output_dir = dir;
+  Metrics metrics;
+
+  // 2. The stages, in the order of the data flow.
+  if (do_sim) {
+    if (rank() == 0) std::printf("== simulate -> %s\n", sim.output.c_str());
+    const auto r = systems::simulate(*system, sim, MPI_COMM_WORLD);
+    metrics.set("simulate_seconds", r.seconds);
+    metrics.set("simulate_steps_per_second_per_rank", r.steps_per_second_per_rank);
+  }
+  if (do_stats) {
+    if (rank() == 0) std::printf("== stats of %s\n", st.data.c_str());
+    metrics.merge(analysis::data_stats(st));
+  }
+  if (do_lyap) {
+    if (rank() == 0) std::printf("== lyapunov of %s\n", system->type().c_str());
+    metrics.merge(run_lyapunov(*system, lyap));
+  }
+
+  // 3. One merged metrics.json, the figures, the table.
+  if (rank() == 0) {
+    metrics.write(join_path(dir, "metrics.json"));
+    if (figures && do_stats) run_figures("plot_stats.py", dir);
+    std::printf("== metrics (%s/metrics.json)\n", dir.c_str());
+  }
+  print_metrics(metrics);
+  return 0;
+}
+
+}  // namespace msrom::cli
