@@ -13,7 +13,9 @@ bool finish_options(const char* usage) {
     PetscOptionsClearValue(nullptr, "-h");
     return true;
   }
-  reject_unused_options();
+  // The sections of a case file (inputs/*.yaml) that belong to some msrom command.
+  reject_unused_options({"system_", "simulate_", "stats_", "lyapunov_", "pipeline_", "ts_", "members", "seed",
+                         "dataset", "data", "progress"});
   return false;
 }
 

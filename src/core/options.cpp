@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "msrom/core/errors.hpp"
+#include "msrom/core/session.hpp"
 
 namespace msrom {
 
@@ -187,7 +188,7 @@ void print_help(const std::string& usage) {
   std::fflush(stdout);
 }
 
-void reject_unused_options() {
+void reject_unused_options(const std::vector<std::string>& foreign_sections) {
   PetscInt n = 0;
   char** names = nullptr;
   char** values = nullptr;
@@ -200,7 +201,16 @@ void reject_unused_options() {
         name.rfind("log", 0) == 0 || name.rfind("info", 0) == 0 || name == "no_signal_handler" ||
         name == "on_error_abort" || name == "start_in_debugger" || name == "fp_trap")
       continue;
-    first = name;
+    bool foreign = false;
+    if (!on_command_line(name))
+      for (const auto& sec : foreign_sections) {
+        if (name.rfind(sec, 0) != 0) continue;
+        // A section this command reads itself is its own to check.
+        bool own = false;
+        for (const auto& e : registry()) own = own || e.name.rfind(sec, 0) == 0;
+        foreign = foreign || !own;
+      }
+    if (!foreign) first = name;
   }
   MSROM_PETSC(PetscOptionsLeftRestore(nullptr, &n, &names, &values));
   if (!first.empty()) throw InputError("-" + first + ": unknown option (no command reads it; see -help)");

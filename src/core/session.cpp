@@ -13,6 +13,7 @@ namespace msrom {
 
 namespace {
 std::string g_command_line;
+std::vector<std::string> g_cli_keys;
 
 // PETSc's rule for what is an option key: starts with '-' and is not a number.
 bool is_key(const std::string& s) {
@@ -24,6 +25,12 @@ bool is_key(const std::string& s) {
 }  // namespace
 
 const std::string& command_line() { return g_command_line; }
+
+bool on_command_line(const std::string& name) {
+  for (const auto& k : g_cli_keys)
+    if (k == name) return true;
+  return false;
+}
 
 void petsc_throw(PetscErrorCode ierr, const char* call, const char* file, int line) {
   const char* text = nullptr;
@@ -95,6 +102,7 @@ void Session::load_options() {
   // The command line wins over the files.
   for (std::size_t i = 0; i < args_.size(); ++i) {
     if (!is_key(args_[i])) continue;
+    g_cli_keys.push_back(args_[i].substr(1));
     const char* value = nullptr;
     if (i + 1 < args_.size() && !is_key(args_[i + 1])) value = args_[i + 1].c_str();
     MSROM_PETSC(PetscOptionsSetValue(nullptr, args_[i].c_str(), value));

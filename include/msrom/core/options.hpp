@@ -50,6 +50,9 @@ bool help_requested();
 // Lists every option read so far, by section, with defaults and help; to stdout on rank 0.
 void print_help(const std::string& usage);
 // Throws InputError naming the first option that nothing read (call after every stage read its options).
-void reject_unused_options();
+// An unread option that came from a file (not the command line) is let through when its name starts with
+// one of `foreign_sections`: a case file holds the options of every command, and the command that owns
+// the section checks them when it runs.
+void reject_unused_options(const std::vector<std::string>& foreign_sections = {});
 
 }  // namespace msrom

@@ -38,5 +38,7 @@ class Session {
 
 // The command line recorded by the live Session ("" if none).
 const std::string& command_line();
+// Whether option `name` (without dash) was typed on the command line (as opposed to coming from a file).
+bool on_command_line(const std::string& name);
 
 }  // namespace msrom
