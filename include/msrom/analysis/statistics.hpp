@@ -18,6 +18,7 @@ struct Moments {
   double mean = 0, std = 0, skewness = 0, kurtosis = 0;
   std::size_t count = 0;
 };
+// Samples x[i * stride], i < n. Population std (divide by n); skewness and kurtosis are NaN when std == 0.
 Moments moments(const double* x, std::size_t n, std::size_t stride = 1);
 
 struct Pdf {
@@ -27,7 +28,8 @@ struct Pdf {
   double bandwidth = 0;           // the KDE bandwidth used
 };
 // Grid [lo, hi] with G points; lo/hi default (lo >= hi) to min/max of the data padded by 3 bandwidths.
-// bandwidth <= 0 selects Silverman's rule, 0.9 min(std, IQR/1.34) n^(-1/5).
+// bandwidth <= 0 selects Silverman's rule, 0.9 min(std, IQR/1.34) n^(-1/5). Histogram bin j is
+// [grid[j] - dx/2, grid[j] + dx/2); samples off the grid are not counted.
 Pdf pdf(const double* x, std::size_t n, std::size_t grid_points, double lo = 0, double hi = 0,
         double bandwidth = 0);
 
@@ -48,6 +50,8 @@ Transitions transitions_hysteresis(const double* x, std::size_t n, double dt, do
 // the means of x over the past window [i - w, i) and future window [i, i + w) (w = window/dt samples) both
 // exceed threshold in magnitude with opposite signs; crossings closer than min_separation (time units) to
 // the previous accepted transition are dropped. Crossings without full windows are ignored.
+// w = round(window/dt) >= 1; a sample equal to 0 counts as non-negative; direction is the sign of the future
+// mean. Directions need not alternate: min_separation is what merges a noisy multiple crossing.
 Transitions transitions_windowed(const double* x, std::size_t n, double dt, double threshold, double window,
                                  double min_separation);
 

@@ -1,0 +1,212 @@
+// The msrom program end to end on small inputs: outputs per the contracts, bitwise equality across rank
+// counts, statistics against known answers, and the bad-input suite (exit 2, one line naming the culprit,
+// no output left behind).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "msrom/core/files.hpp"
+#include "msrom/core/hdf5.hpp"
+
+namespace {
+
+const std::string kExe = MSROM_EXE;
+const std::string kInputs = std::string(MSROM_SOURCE_DIR) + "/inputs/";
+
+std::string scratch() {
+  static std::string dir = [] {
+    std::string d = "/tmp/msrom_it_" + std::to_string(getpid());
+    msrom::make_output_directory("scratch", d);
+    return d;
+  }();
+  return dir;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// This test process is an MPI singleton: its OpenMPI/PMIx variables must not reach the msrom (or mpiexec)
+// it starts, or the child joins the wrong job. The permissions (OMPI_ALLOW_*) are kept.
+std::string clean_env() {
+  std::string unset;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e, k = kv.substr(0, kv.find('='));
+    const bool mpi = k.rfind("OMPI_", 0) == 0 || k.rfind("PMIX_", 0) == 0 || k.rfind("OPAL_", 0) == 0 ||
+                     k.rfind("ORTE_", 0) == 0;
+    if (mpi && k.rfind("OMPI_ALLOW", 0) != 0) unset += " -u " + k;
+  }
+  return "env" + unset + " ";
+}
+
+// Runs `msrom <args>` (under mpiexec -n np when np > 0) and captures exit code, stdout, stderr.
+Result run(const std::string& args, int np = 0) {
+  const std::string o = scratch() + "/stdout", e = scratch() + "/stderr";
+  std::string cmd = clean_env();
+  if (np > 0) cmd += std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe ";
+  cmd += kExe + " " + args + " > " + o + " 2> " + e;
+  const int rc = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = slurp(o);
+  r.err = slurp(e);
+  return r;
+}
+
+bool exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+long lines(const std::string& s) {
+  long n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("simulate output is bitwise identical on 1, 2 and 4 ranks", "[integration][Parallel]") {
+  std::vector<std::vector<double>> states;
+  for (int np : {1, 2, 4}) {
+    const std::string out = scratch() + "/sim_np" + std::to_string(np) + ".h5";
+    const auto r = run("simulate -options_file_yaml " + kInputs + "bistable_ci.yaml -members 5 -ts_max_time 50 -output " + out, np);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    auto f = msrom::h5::File::open(out);
+    CHECK(f.shape("/state") == msrom::h5::Shape{5, 5000, 1});
+    CHECK(f.shape("/time") == msrom::h5::Shape{5000});
+    CHECK(f.read_double_attribute("/", "nranks") == np);
+    CHECK(f.read_double_attribute("/", "seed") == 7);
+    CHECK(f.read_string_attribute("/", "system") == "bistable");
+    CHECK(f.read_strings_attribute("/state", "names") == std::vector<std::string>{"x"});
+    CHECK(f.read_string_attribute("/", "options").find("-system_type bistable") != std::string::npos);
+    for (const char* a : {"msrom_version", "git_sha", "command", "created"}) CHECK(f.has_attribute("/", a));
+    states.push_back(f.read("/state"));
+  }
+  CHECK(states[0] == states[1]);
+  CHECK(states[0] == states[2]);
+}
+
+TEST_CASE("stats of a sine wave: exact moments, transitions and residence times", "[integration]") {
+  // x = 2 sin(2 pi t / 40), dt = 0.01, t in [0, 4000): mean 0, std 2/sqrt(2), kurtosis 3/2; with the
+  // threshold 0.7 a transition every half period, so residence time 20 and 199 transitions.
+  const std::string data = scratch() + "/sine.h5";
+  const std::size_t n = 400000;
+  std::vector<double> x(n), t(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    t[i] = 0.01 * static_cast<double>(i);
+    x[i] = 2 * std::sin(2 * M_PI * t[i] / 40);
+  }
+  {
+    msrom::h5::OutputFile f(data, MPI_COMM_SELF);
+    f.write("/time", t);
+    f.write("/state", {1, n, 1}, x.data());
+    f.commit();
+  }
+  const auto r = run("stats " + data + " -output " + scratch() + "/sine_stats -stats_max_lag 30");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto m = msrom::Metrics::read(scratch() + "/sine_stats/metrics.json");
+  CHECK(m.get("mean.data") == Approx(0).margin(1e-9));
+  CHECK(m.get("std.data") == Approx(std::sqrt(2.0)).epsilon(1e-6));
+  CHECK(m.get("kurtosis.data") == Approx(1.5).epsilon(1e-5));
+  CHECK(m.get("transitions.data") == 199);
+  CHECK(m.get("residence_time.data") == Approx(20).epsilon(1e-3));
+  // Windowed definition (window 8 < half period): every zero crossing after the first full window.
+  CHECK(m.get("residence_time_windowed.data") == Approx(20).epsilon(1e-3));
+  CHECK(exists(scratch() + "/sine_stats/stats.h5"));
+}
+
+TEST_CASE("pipeline on the ci bistable case matches the reference statistics", "[integration]") {
+  // Reference (method doc, independent implementation, T = 1e5): std 0.93, kurtosis 1.37, mean residence
+  // time 24. The ci case has 4 x 2000 time units and ~340 transitions: the residence time's standard error
+  // is ~24/sqrt(340) = 5%, hence a 15% band; std and kurtosis are tighter.
+  const std::string dir = scratch() + "/pipe";
+  const auto r = run("pipeline -options_file_yaml " + kInputs + "bistable_ci.yaml -output " + dir, 2);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const auto m = msrom::Metrics::read(dir + "/metrics.json");
+  CHECK(m.get("std.data") == Approx(0.93).epsilon(0.03));
+  CHECK(m.get("kurtosis.data") == Approx(1.37).epsilon(0.05));
+  CHECK(m.get("residence_time.data") == Approx(24).epsilon(0.15));
+  CHECK(m.get("lyapunov_exponent.bistable") == Approx(3.62).epsilon(0.08));
+  CHECK(exists(dir + "/data.h5"));
+  CHECK(exists(dir + "/stats.h5"));
+  CHECK(exists(dir + "/figures/pdf.png"));
+}
+
+TEST_CASE("-help lists every option with its default", "[integration]") {
+  const auto r = run("pipeline -help");
+  CHECK(r.code == 0);
+  for (const char* opt : {"-ts_dt", "-members", "-system_type", "-stats_threshold", "-pipeline_stages", "-lyapunov_norm"})
+    CHECK(r.out.find(opt) != std::string::npos);
+  CHECK(run("").code == 2);
+  CHECK(run("-help").code == 0);
+}
+
+TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integration][bad_input]") {
+  const std::string out = scratch() + "/bad.h5";
+  const std::string junk = scratch() + "/junk.h5";
+  std::ofstream(junk) << "this is not HDF5";
+  const std::string bad_yaml = scratch() + "/bad.yaml";
+  std::ofstream(bad_yaml) << "system: [\n  type: bistable\n";
+  const std::string typo_yaml = scratch() + "/typo.yaml";
+  std::ofstream(typo_yaml) << "system:\n  type: bistable\n  sigmaa: 1\n";
+  const std::string sim = "simulate -ts_max_time 1 -output " + out + " ";
+  struct Case {
+    std::string args, culprit;
+  };
+  const std::vector<Case> cases = {
+      {sim + "-system_type nope", "-system_type"},
+      {sim + "-ts_dt 0", "-ts_dt"},
+      {sim + "-ts_dt -1e-3", "-ts_dt"},
+      {sim + "-ts_dt abc", "-ts_dt"},
+      {sim + "-members two", "-members"},
+      {sim + "-members 0", "-members"},
+      {sim + "-simulate_save_every 2.5", "-simulate_save_every"},
+      {sim + "-system_eps 0", "-system_eps"},
+      {sim + "-simulate_save none", "-simulate_save"},
+      {sim + "-foo 1", "-foo"},
+      {sim + "-options_file_yaml " + scratch() + "/missing.yaml", "-options_file_yaml"},
+      {sim + "-options_file_yaml " + bad_yaml, "-options_file_yaml"},
+      {sim + "-options_file_yaml " + typo_yaml, "-system_sigmaa"},
+      {"simulate -ts_max_time 1 -output /nonexistent_dir/x.h5", "-output"},
+      {"simulate -ts_max_time 1 -output " + scratch(), "-output"},
+      {"simulate -ts_max_time 1e-4 -output " + out, "-ts_max_time"},
+      {"stats -data " + scratch() + "/missing.h5 -output " + out, "-data"},
+      {"stats -data " + junk + " -output " + out, "-data"},
+      {"stats -data " + scratch() + "/sim_np1.h5 -dataset /nope -output " + out, "/nope"},
+      {"stats -data " + scratch() + "/sim_np1.h5 -stats_variable 3 -output " + out, "-stats_variable"},
+      {"stats", "-data"},
+      {"lyapunov -lyapunov_time 0.01", "-lyapunov_time"},
+      {"pipeline -pipeline_stages simulate,bogus -output " + out, "-pipeline_stages"},
+      {"frobnicate", "frobnicate"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    INFO("msrom " << c.args << "\nstderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(c.culprit) != std::string::npos);
+    CHECK_FALSE(exists(out));
+    CHECK_FALSE(exists(out + ".part"));
+  }
+  // Under MPI every rank sees the same input: exit 2, msrom's line once (mpiexec adds its own banner).
+  const auto r = run(sim + "-ts_dt 0", 2);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("msrom simulate: -ts_dt: must be > 0") != std::string::npos);
+  CHECK(r.err.find("-ts_dt", r.err.find("-ts_dt") + 1) == std::string::npos);
+}
