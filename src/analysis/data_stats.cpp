@@ -29,7 +29,7 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths) {
   c.window = opts.positive("stats_window", c.window, "window (time units) of the windowed transition definition");
   c.min_separation = opts.real("stats_min_separation", c.min_separation,
                                "minimum time between windowed transitions", 0.0);
-  c.max_lag_time = opts.positive("stats_max_lag", c.max_lag_time, "largest ACF lag (time units)");
+  c.max_lag_time = opts.positive("stats_max_lag", c.max_lag_time, "largest ACF lag (time units; tau_int sums to the first zero)");
   c.grid_points = opts.integer("stats_grid_points", c.grid_points, "points of the PDF grid", 16);
   c.dt = opts.real("stats_dt", 0.0, "sample spacing if the file has no /time (0: from /time)", 0.0);
   return c;
@@ -88,7 +88,8 @@ Metrics data_stats(const StatsConfig& cfg) {
 
       make_output_directory("-output", cfg.output_dir);
       h5::OutputFile out(join_path(cfg.output_dir, "stats.h5"), MPI_COMM_SELF);
-      out.write_root_attributes(0);
+      const auto seed = file.has_attribute("/", "seed") ? file.read_double_attribute("/", "seed") : 0.0;
+      out.write_root_attributes(static_cast<std::uint64_t>(seed));
       out.attribute("/", "data", cfg.data);
       out.attribute("/", "model", cfg.model);
 

@@ -68,13 +68,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "msrom: unknown command '%s' (see 'msrom -help')\n", argv[1]);
     return msrom::kExitInput;
   }
-  // Drop the command word; the rest is options.
-  for (int i = 1; i + 1 < argc; ++i) argv[i] = argv[i + 1];
-  --argc;
-
   int code = msrom::kExitOk;
   {
-    msrom::Session session(argc, argv);
+    msrom::Session session(argc, argv, /*petsc_args=*/true, /*command_words=*/1);
     try {
       session.load_options();
       code = cmd->run(session);

@@ -39,13 +39,13 @@ void petsc_throw(PetscErrorCode ierr, const char* call, const char* file, int li
                      ") in " + call + " at " + file + ":" + std::to_string(line));
 }
 
-Session::Session(int& argc, char**& argv, bool petsc_args) {
+Session::Session(int& argc, char**& argv, bool petsc_args, int command_words) {
   for (int i = 0; i < argc; ++i) command_line_ += (i ? " " : "") + std::string(argv[i]);
   g_command_line = command_line_;
 
   // Take the options files out of argv: PETSc must not parse them inside PetscInitialize.
   std::vector<char*> keep{argv[0]};
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1 + command_words; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-options_file_yaml" || a == "-options_file") && i + 1 < argc) {
       files_.emplace_back(a, argv[++i]);

@@ -3,6 +3,7 @@
 // `msrom stats` and the pipeline: moments, PDF (histogram + KDE), ACF and integrated time, transitions by
 // both definitions (hysteresis |x| > threshold; windowed, method doc 5) and mean residence times.
 //
+// kurtosis is Pearson's m4/m2^2 (3 for a Gaussian), not the excess kurtosis.
 // Pooled over members: moments and PDF over all samples; the ACF is the average of the members' ACFs;
 // transitions are detected per member and their residence times pooled.
 //
@@ -21,7 +22,7 @@ namespace msrom::analysis {
 
 struct StatsConfig {
   std::string data, dataset = "/state", output_dir = "stats", model = "data";
-  double threshold = 0.7, window = 8.0, min_separation = 1.0, max_lag_time = 20.0, dt = 0;
+  double threshold = 0.7, window = 8.0, min_separation = 1.0, max_lag_time = 200.0, dt = 0;
   long grid_points = 2048, variable = 0;
 };
 

@@ -15,7 +15,9 @@ namespace msrom {
 class Session {
  public:
   // petsc_args: hand argv's options to PETSc (the program); tests pass false so that Catch2 keeps them.
-  Session(int& argc, char**& argv, bool petsc_args = true);
+  // command_words: how many words after the program name name the command (`msrom simulate`): recorded
+  // in the command line, not options.
+  Session(int& argc, char**& argv, bool petsc_args = true, int command_words = 0);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
