@@ -26,6 +26,13 @@ namespace msrom::cli {
 
 namespace {
 
+// Stage headings on rank 0, flushed so they stay in order with the children's output when piped.
+void heading(const std::string& text) {
+  if (rank() != 0) return;
+  std::printf("== %s\n", text.c_str());
+  std::fflush(stdout);
+}
+
 std::string tools_dir() {
   if (const char* env = std::getenv("MSROM_TOOLS_DIR")) return env;
   return std::string(MSROM_SOURCE_DIR) + "/tools";
@@ -76,26 +83,29 @@ int pipeline(Session&) {
 
   // 2. The stages, in the order of the data flow.
   if (do_sim) {
-    if (rank() == 0) std::printf("== simulate -> %s\n", sim.output.c_str());
+    heading("simulate -> " + sim.output);
     const auto r = systems::simulate(*system, sim, MPI_COMM_WORLD);
     metrics.set("simulate_seconds", r.seconds);
     metrics.set("simulate_steps_per_second_per_rank", r.steps_per_second_per_rank);
   }
   if (do_stats) {
-    if (rank() == 0) std::printf("== stats of %s\n", st.data.c_str());
+    heading("stats of " + st.data);
     metrics.merge(analysis::data_stats(st));
   }
   if (do_lyap) {
-    if (rank() == 0) std::printf("== lyapunov of %s\n", system->type().c_str());
+    heading("lyapunov of " + system->type());
     metrics.merge(run_lyapunov(*system, lyap));
   }
 
   // 3. One merged metrics.json, the figures, the table.
   if (rank() == 0) {
     metrics.write(join_path(dir, "metrics.json"));
-    if (figures && do_stats) run_figures("plot_stats.py", dir);
-    std::printf("== metrics (%s/metrics.json)\n", dir.c_str());
+    if (figures && do_stats) {
+      heading("figures -> " + join_path(dir, "figures"));
+      run_figures("plot_stats.py", dir);
+    }
   }
+  heading("metrics (" + join_path(dir, "metrics.json") + ")");
   print_metrics(metrics);
   return 0;
 }
