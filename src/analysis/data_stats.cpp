@@ -30,6 +30,8 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths) {
   c.min_separation = opts.real("stats_min_separation", c.min_separation,
                                "minimum time between windowed transitions", 0.0);
   c.max_lag_time = opts.positive("stats_max_lag", c.max_lag_time, "largest ACF lag (time units; tau_int sums to the first zero)");
+  c.bandwidth = opts.real("stats_bandwidth", c.bandwidth,
+                           "KDE bandwidth (0: Silverman's rule, which over-smooths narrow multimodal wells)", 0.0);
   c.grid_points = opts.integer("stats_grid_points", c.grid_points, "points of the PDF grid", 16);
   c.dt = opts.real("stats_dt", 0.0, "sample spacing if the file has no /time (0: from /time)", 0.0);
   return c;
@@ -110,7 +112,8 @@ Metrics data_stats(const StatsConfig& cfg) {
         metrics.set("skewness" + suffix, mo.skewness);
         metrics.set("kurtosis" + suffix, mo.kurtosis);
 
-        const auto p = pdf(s.values.data(), s.values.size(), static_cast<std::size_t>(cfg.grid_points));
+        const auto p = pdf(s.values.data(), s.values.size(), static_cast<std::size_t>(cfg.grid_points), 0, 0,
+                           cfg.bandwidth);
         std::vector<double> rho(max_lag + 1, 0.0);
         for (std::size_t m = 0; m < members; ++m) {
           const auto r = acf(s.member(m), nt, max_lag);

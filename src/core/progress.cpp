@@ -33,7 +33,7 @@ Progress::Progress(std::string label, double total, ProgressMode mode)
   const bool root = rank() == 0;
   tty_ = isatty(STDERR_FILENO);
   live_ = root && (mode == ProgressMode::always || (mode == ProgressMode::automatic && tty_));
-  quiet_ = !root || mode == ProgressMode::never;
+  quiet_ = !root || mode == ProgressMode::never || (mode == ProgressMode::automatic && !tty_);
 }
 
 double Progress::elapsed() const {

@@ -22,7 +22,7 @@ namespace msrom::analysis {
 
 struct StatsConfig {
   std::string data, dataset = "/state", output_dir = "stats", model = "data";
-  double threshold = 0.7, window = 8.0, min_separation = 1.0, max_lag_time = 200.0, dt = 0;
+  double bandwidth = 0, threshold = 0.7, window = 8.0, min_separation = 1.0, max_lag_time = 200.0, dt = 0;
   long grid_points = 2048, variable = 0;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // Progress of a long run, on rank 0's stderr: percentage, elapsed time and ETA, at most once a second.
-// Mode (option -progress): auto = only when stderr is a terminal, always, never. A final line with the
-// total time is printed in every mode but never.
+// Mode (option -progress): auto = only when stderr is a terminal (then also a closing line with the
+// total time), always (progress and closing line even into a file: batch logs), never.
 #include <chrono>
 #include <string>
 
