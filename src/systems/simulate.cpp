@@ -83,8 +83,9 @@ SimulateStats simulate(const System& system, const SimulateConfig& cfg, MPI_Comm
     const std::int64_t ns = std::min(chunk, nsave - s0);
     for (std::int64_t m = 0; m < nlocal; ++m)
       system.rk4(0.0, s0 * cfg.save_every, cfg.dt, ns, cfg.save_every, &u[m * dim], &buf[m * ns * nout], nout);
-    for (double v : buf)
-      if (!std::isfinite(v)) throw RuntimeError("simulate: the trajectory diverged (non-finite state); reduce -ts_dt");
+    const auto written = static_cast<std::size_t>(nlocal * ns * nout);
+    for (std::size_t i = 0; i < written; ++i)
+      if (!std::isfinite(buf[i])) throw RuntimeError("simulate: the trajectory diverged (non-finite state); reduce -ts_dt");
     out.write_slab(dset, {static_cast<hsize_t>(mine.begin), static_cast<hsize_t>(s0), 0},
                    {static_cast<hsize_t>(nlocal), static_cast<hsize_t>(ns), static_cast<hsize_t>(nout)}, buf.data());
     progress.update(static_cast<double>(s0 + ns));
