@@ -23,6 +23,7 @@ enum class Purpose : std::uint64_t {
   observation_noise = 3,
   perturbation = 4,
   training = 5,
+  clustering = 6,
 };
 
 class Philox {
