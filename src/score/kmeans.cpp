@@ -97,9 +97,10 @@ void NearestCentroid::search(int node, const double* x, int& best, double& best_
   if (diff * diff <= best_d2) search(far, x, best, best_d2);  // <=: an equally near, lower index may hide there
 }
 
-int NearestCentroid::operator()(const double* x, double* d2) const {
+int NearestCentroid::operator()(const double* x, double* d2, int hint) const {
   int best = -1;
   double bd = std::numeric_limits<double>::infinity();
+  if (hint >= 0 && hint < k_ && d_ > 1) best = hint, bd = dist2(x, hint);
   if (d_ == 1) {
     // Position among the midpoints, then the exact distances of the two neighbours decide (ties: index).
     const int pos = static_cast<int>(std::upper_bound(mid_.begin(), mid_.end(), x[0]) - mid_.begin());
@@ -185,6 +186,7 @@ KMeansResult lloyd(const Eigen::MatrixXd& x, Eigen::MatrixXd c, int max_iter, do
   const std::int64_t nloc = x.cols();
   Eigen::MatrixXd sums(d, k);
   std::vector<std::int64_t> cnt(static_cast<std::size_t>(k));
+  std::vector<int> label(static_cast<std::size_t>(nloc), -1);  // previous assignment: the k-d search's hint
   KMeansResult r;
   r.counts.assign(static_cast<std::size_t>(k), 0);
   for (int it = 0; it < max_iter; ++it) {
@@ -193,7 +195,7 @@ KMeansResult lloyd(const Eigen::MatrixXd& x, Eigen::MatrixXd c, int max_iter, do
     {
       const NearestCentroid nearest(c);
       for (std::int64_t i = 0; i < nloc; ++i) {
-        const int a = nearest(x.col(i).data());
+        const int a = label[i] = nearest(x.col(i).data(), nullptr, label[i]);
         sums.col(a) += x.col(i);
         ++cnt[a];
       }
@@ -216,7 +218,7 @@ KMeansResult lloyd(const Eigen::MatrixXd& x, Eigen::MatrixXd c, int max_iter, do
   double inertia = 0;
   for (std::int64_t i = 0; i < nloc; ++i) {
     double s = 0;
-    ++cnt[nearest(x.col(i).data(), &s)];
+    ++cnt[nearest(x.col(i).data(), &s, label[i])];
     inertia += s;
   }
   MPI_Allreduce(MPI_IN_PLACE, cnt.data(), k, MPI_INT64_T, MPI_SUM, comm);

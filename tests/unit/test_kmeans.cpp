@@ -53,6 +53,8 @@ TEST_CASE("Nearest centroid equals brute force in 1 to 4 dimensions, ties includ
     double d1 = 0, d2 = 0;
     const int a = fast(q.col(i).data(), &d1), b = nearest_brute_force(c, q.col(i).data(), &d2);
     mismatches += (a != b) || (d1 != d2);
+    // A hint (right or wrong) must not change the answer.
+    mismatches += fast(q.col(i).data(), nullptr, (i * 7) % k) != b;
   }
   CHECK(mismatches == 0);
 }

@@ -22,8 +22,10 @@ namespace msrom::score {
 class NearestCentroid {
  public:
   explicit NearestCentroid(const Eigen::MatrixXd& centroids);
-  // Index of the centroid nearest to x (length d); squared distance in *dist2 if given.
-  int operator()(const double* x, double* dist2 = nullptr) const;
+  // Index of the centroid nearest to x (length d); squared distance in *dist2 if given. `hint` (a likely
+  // answer, e.g. the previous Lloyd iteration's label) only speeds up the k-d search: its distance bounds
+  // the search from the start. The answer does not depend on it.
+  int operator()(const double* x, double* dist2 = nullptr, int hint = -1) const;
 
  private:
   struct Node {
