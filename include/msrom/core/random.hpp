@@ -24,6 +24,7 @@ enum class Purpose : std::uint64_t {
   perturbation = 4,
   training = 5,
   clustering = 6,
+  score_noise = 7,
 };
 
 class Philox {
