@@ -26,6 +26,7 @@ int simulate(Session&);
 int stats(Session&);
 int lyapunov(Session&);
 int pipeline(Session&);
+int learn_score(Session&);
 
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.

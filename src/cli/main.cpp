@@ -26,6 +26,7 @@ namespace {
 const msrom::cli::Command kCommands[] = {
     {"simulate", "DNS ensembles of a slow-fast system -> data.h5", msrom::cli::simulate},
     {"stats", "statistics of a data set: moments, PDF, ACF, transitions -> metrics.json", msrom::cli::stats},
+    {"learn-score", "score of the invariant density (KGMM or DSM) -> model.h5", msrom::cli::learn_score},
     {"lyapunov", "largest Lyapunov exponent of a system (Benettin)", msrom::cli::lyapunov},
     {"pipeline", "all stages of a case file, into one directory", msrom::cli::pipeline},
 };
@@ -34,7 +35,7 @@ void usage(FILE* f) {
   std::fprintf(f, "msrom %s (%s): stochastic reduced-order models of multiscale systems\n\n", msrom::kVersion,
                msrom::kGitSha);
   std::fprintf(f, "usage: msrom <command> [-options_file_yaml FILE] [-option value ...]\n\ncommands:\n");
-  for (const auto& c : kCommands) std::fprintf(f, "  %-10s %s\n", c.name, c.summary);
+  for (const auto& c : kCommands) std::fprintf(f, "  %-12s %s\n", c.name, c.summary);
   std::fprintf(f, "\n'msrom <command> -help' lists a command's options with their defaults.\n");
 }
 

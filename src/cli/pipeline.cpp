@@ -20,6 +20,7 @@
 #include "msrom/core/errors.hpp"
 #include "msrom/core/files.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/score/score_model.hpp"
 #include "msrom/systems/simulate.hpp"
 
 namespace msrom::cli {
@@ -56,14 +57,15 @@ int pipeline(Session&) {
   Options p("pipeline");
   const std::string dir = p.string("output", "run", "output directory");
   const auto stages = p.strings("pipeline_stages", {"simulate", "stats"}, "stages to run, in order "
-                                "(simulate, stats, lyapunov)");
+                                "(simulate, stats, lyapunov, learn-score)");
   const bool figures = p.flag("pipeline_figures", true, "draw PNG figures with tools/ (python3-matplotlib)");
-  bool do_sim = false, do_stats = false, do_lyap = false;
+  bool do_sim = false, do_stats = false, do_lyap = false, do_score = false;
   for (const auto& s : stages) {
     if (s == "simulate") do_sim = true;
     else if (s == "stats") do_stats = true;
     else if (s == "lyapunov") do_lyap = true;
-    else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov)");
+    else if (s == "learn-score") do_score = true;
+    else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov, learn-score)");
   }
   Options sys("system");
   auto system = systems::make_system(sys);
@@ -73,12 +75,16 @@ int pipeline(Session&) {
   auto st = analysis::read_stats_options(stats_opts, false);
   Options lyap_opts("lyapunov");
   const auto lyap = read_lyapunov_options(lyap_opts, false);
+  Options score_opts("learn-score");
+  auto score_cfg = score::read_learn_score_options(score_opts, false);
   if (finish_options("usage: msrom pipeline -options_file_yaml inputs/CASE.yaml -output DIR")) return 0;
 
   make_output_directory("-output", dir);
   sim.output = join_path(dir, "data.h5");
   st.data = sim.output;
   st.output_dir = dir;
+  score_cfg.data = sim.output;
+  score_cfg.output = join_path(dir, "model.h5");
   Metrics metrics;
 
   // 2. The stages, in the order of the data flow.
@@ -95,6 +101,11 @@ int pipeline(Session&) {
   if (do_lyap) {
     heading("lyapunov of " + system->type());
     metrics.merge(run_lyapunov(*system, lyap));
+  }
+
+  if (do_score) {
+    heading("learn-score (" + score_cfg.method + ") -> " + score_cfg.output);
+    metrics.merge(score::learn_score(score_cfg, MPI_COMM_WORLD));
   }
 
   // 3. One merged metrics.json, the figures, the table.

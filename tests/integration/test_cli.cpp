@@ -146,6 +146,42 @@ TEST_CASE("pipeline on the ci bistable case matches the reference statistics", "
   CHECK(exists(dir + "/data.h5"));
   CHECK(exists(dir + "/stats.h5"));
   CHECK(exists(dir + "/figures/pdf.png"));
+  // learn-score stage: model.h5 per the contract. The ci validation split holds only ~160 correlation
+  // times (tau_int ~ 10 in 4 x 400 time units), so its own PDF is uncertain by a few 1e-2 in KL; the paper-size
+  // acceptance figure (KL < 0.01, measured 0.003) is in docs/score.md.
+  CHECK(m.get("kl.score_density") < 0.06);
+  CHECK(m.get("kgmm_clusters") > 150);
+  auto model = msrom::h5::File::open(dir + "/model.h5");
+  const auto k = static_cast<hsize_t>(m.get("kgmm_clusters"));
+  CHECK(model.shape("/score/centroids") == msrom::h5::Shape{k, 1});
+  CHECK(model.shape("/score/values") == msrom::h5::Shape{k, 1});
+  CHECK(model.shape("/score/divergence") == msrom::h5::Shape{k});
+  CHECK(model.shape("/score/counts") == msrom::h5::Shape{k});
+  CHECK(model.read_double_attribute("/score/values", "sigma") == 0.05);
+  CHECK(model.read("/normalization/std")[0] == Approx(m.get("std.data")).epsilon(0.05));
+  CHECK(model.exists("/score/mlp/params"));
+}
+
+TEST_CASE("learn-score: dsm behind the same interface; kgmm agrees across rank counts", "[integration]") {
+  const std::string data = scratch() + "/pipe/data.h5";
+  REQUIRE(exists(data));
+  const auto dsm = run("learn-score " + data + " -score_method dsm -score_dsm_samples 20000 -score_dsm_epochs 20 -output " +
+                       scratch() + "/dsm.h5");
+  INFO(dsm.out << dsm.err);
+  REQUIRE(dsm.code == 0);
+  CHECK(dsm.out.find("kl.score_density") != std::string::npos);
+  std::vector<std::vector<double>> values;
+  for (int np : {1, 2}) {
+    const std::string out = scratch() + "/kgmm_np" + std::to_string(np) + ".h5";
+    const auto r = run("learn-score -data " + data + " -score_clusters 100 -score_epochs 100 -output " + out, np);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    values.push_back(msrom::h5::File::open(out).read("/score/values"));
+  }
+  REQUIRE(values[0].size() == values[1].size());
+  double diff = 0;
+  for (std::size_t i = 0; i < values[0].size(); ++i) diff = std::max(diff, std::abs(values[0][i] - values[1][i]));
+  CHECK(diff < 1e-9);  // the all-reduced cluster sums add in another order; nothing else differs
 }
 
 TEST_CASE("-help lists every option with its default", "[integration]") {
@@ -192,6 +228,11 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
       {"stats -data " + scratch() + "/sim_np1.h5 -stats_variable 3 -output " + out, "-stats_variable"},
       {"stats", "-data"},
       {"lyapunov -lyapunov_time 0.01", "-lyapunov_time"},
+      {"learn-score -output " + out, "-data"},
+      {"learn-score -data " + junk + " -output " + out, "-data"},
+      {"learn-score -data " + scratch() + "/sim_np1.h5 -score_method magic -output " + out, "-score_method"},
+      {"learn-score -data " + scratch() + "/sim_np1.h5 -score_clusters 100000 -output " + out, "-score_clusters"},
+      {"learn-score -data " + scratch() + "/sim_np1.h5 -score_hidden 10,x -output " + out, "-score_hidden"},
       {"pipeline -pipeline_stages simulate,bogus -output " + out, "-pipeline_stages"},
       {"frobnicate", "frobnicate"},
   };

@@ -1,0 +1,71 @@
+#pragma once
+// The learned score of Method A: s(x) = grad log p(x) of the invariant density of the slow variables,
+// as an MLP eps_hat in normalised coordinates u = (x - mean) / std:
+//
+//   s_u(u) = -eps_hat(u) / sigma_n            (normalised coordinates, what the Langevin model uses)
+//   s_x(x) = s_u((x - mean) / std) / std      (physical coordinates, chain rule)
+//
+// Two estimators behind one interface (-score_method):
+//   kgmm  cluster statistics of noised data (kgmm.hpp), then eps_hat fitted to (c_k -> E[z | k]) with a
+//         count-weighted MSE
+//   dsm   denoising score matching at the same noise level: eps_hat fitted to (x + sigma z -> z) directly
+//         over noised copies of the training samples
+// model.h5 layout (docs/architecture.md): /normalization/{mean,std}; /score/{centroids [K,d], values [K,d],
+// divergence [K], counts [K]} (attribute sigma; kgmm only) and /score/mlp.
+#include <mpi.h>
+
+#include <Eigen/Dense>
+#include <string>
+
+#include "msrom/core/files.hpp"
+#include "msrom/nn/mlp.hpp"
+#include "msrom/score/kgmm.hpp"
+
+namespace msrom {
+class Options;
+namespace h5 {
+class File;
+class OutputFile;
+}  // namespace h5
+}  // namespace msrom
+
+namespace msrom::score {
+
+struct ScoreModel {
+  Eigen::VectorXd mean, std;  // normalisation (per dimension)
+  double sigma = 0.05;        // noise level the score belongs to
+  std::string method = "kgmm";
+  nn::Mlp eps_hat;            // d -> d
+  KgmmResult clusters;        // kgmm only (centroids and their statistics, normalised coordinates)
+
+  int dim() const { return static_cast<int>(mean.size()); }
+  // Scores at the columns of U (normalised coordinates).
+  Eigen::MatrixXd score_normalized(const Eigen::MatrixXd& U) const;
+  void save(h5::OutputFile& out) const;
+  static ScoreModel load(const h5::File& file);
+};
+
+struct LearnScoreConfig {
+  std::string data, dataset = "/state", output = "model.h5", method = "kgmm";
+  double train_fraction = 0.8;
+  KgmmOptions kgmm;
+  std::vector<int> hidden{100, 50};
+  std::string activation = "swish";
+  int epochs = 2000, batch = 32;
+  double lr = 1e-3;
+  std::int64_t dsm_samples = 50000;  // noised (x~, z) pairs for dsm
+  int dsm_epochs = 40;
+  std::uint64_t seed = 1;
+  long grid_points = 2048;
+};
+LearnScoreConfig read_learn_score_options(const Options& opts, bool read_paths = true);
+
+// Reads the data, splits train/validation (first train_fraction of every member's time series trains),
+// normalises, estimates the score, writes model.h5 and returns the metrics (on every rank): among them, in
+// 1-D, kl.score_density = KL(validation data PDF || density implied by the learned score).
+Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm);
+
+// The density implied by a 1-D score on a grid: p ~ exp(int s), normalised by the trapezoid rule.
+Eigen::VectorXd implied_density_1d(const ScoreModel& model, const std::vector<double>& grid_u);
+
+}  // namespace msrom::score

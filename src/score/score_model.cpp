@@ -1,0 +1,278 @@
+#include "msrom/score/score_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "msrom/analysis/statistics.hpp"
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/hdf5.hpp"
+#include "msrom/core/options.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/nn/adam.hpp"
+
+namespace msrom::score {
+
+// ---------------------------------------------------------------------------------------------- model
+Eigen::MatrixXd ScoreModel::score_normalized(const Eigen::MatrixXd& U) const { return -eps_hat.forward(U) / sigma; }
+
+void ScoreModel::save(h5::OutputFile& out) const {
+  const auto d = static_cast<hsize_t>(dim());
+  out.write("/normalization/mean", {d}, mean.data());
+  out.write("/normalization/std", {d}, std.data());
+  eps_hat.save(out, "/score/mlp");
+  out.attribute("/score/mlp", "sigma", sigma);
+  out.attribute("/score/mlp", "method", method);
+  if (method == "kgmm") {
+    const auto k = static_cast<hsize_t>(clusters.centroids.cols());
+    // Row-major [K, d] on disk: the column-major d x K matrices have exactly that memory layout.
+    out.write("/score/centroids", {k, d}, clusters.centroids.data());
+    out.write("/score/values", {k, d}, clusters.score.data());
+    out.write("/score/divergence", {k}, clusters.divergence.data());
+    out.write("/score/counts", {k}, clusters.counts.data());
+    out.attribute("/score/values", "sigma", sigma);
+    out.attribute("/score/values", "passes", static_cast<std::int64_t>(clusters.passes));
+  }
+}
+
+ScoreModel ScoreModel::load(const h5::File& f) {
+  ScoreModel m;
+  const auto mean = f.read("/normalization/mean"), sd = f.read("/normalization/std");
+  if (mean.empty() || mean.size() != sd.size())
+    throw InputError("'" + f.path() + "': /normalization/mean and /std must have the same positive length");
+  m.mean = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
+  m.std = Eigen::Map<const Eigen::VectorXd>(sd.data(), static_cast<Eigen::Index>(sd.size()));
+  if (!(m.std.array() > 0).all()) throw InputError("'" + f.path() + "': /normalization/std must be > 0");
+  m.eps_hat = nn::Mlp::load(f, "/score/mlp");
+  m.sigma = f.read_double_attribute("/score/mlp", "sigma");
+  if (!(m.sigma > 0)) throw InputError("'" + f.path() + "': /score/mlp sigma must be > 0");
+  m.method = f.read_string_attribute("/score/mlp", "method");
+  if (m.eps_hat.input_dim() != m.dim() || m.eps_hat.output_dim() != m.dim())
+    throw InputError("'" + f.path() + "': /score/mlp does not map R^" + std::to_string(m.dim()) + " to itself");
+  return m;
+}
+
+Eigen::VectorXd implied_density_1d(const ScoreModel& model, const std::vector<double>& grid) {
+  const auto g = static_cast<Eigen::Index>(grid.size());
+  const Eigen::MatrixXd u = Eigen::Map<const Eigen::MatrixXd>(grid.data(), 1, g);
+  const Eigen::MatrixXd s = model.score_normalized(u);
+  Eigen::VectorXd logp(g);
+  logp(0) = 0;
+  for (Eigen::Index i = 1; i < g; ++i) logp(i) = logp(i - 1) + 0.5 * (s(0, i - 1) + s(0, i)) * (grid[i] - grid[i - 1]);
+  Eigen::VectorXd p = (logp.array() - logp.maxCoeff()).exp();
+  double mass = 0;
+  for (Eigen::Index i = 1; i < g; ++i) mass += 0.5 * (p(i - 1) + p(i)) * (grid[i] - grid[i - 1]);
+  return p / mass;
+}
+
+// ---------------------------------------------------------------------------------------------- options
+LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
+  LearnScoreConfig c;
+  if (read_paths) {
+    c.data = o.string("data", "", "input HDF5 file");
+    c.output = o.string("output", c.output, "output model file");
+    check_output_path("-output", c.output);
+  }
+  c.dataset = o.string("dataset", c.dataset, "dataset: [members, time, dims] or [samples, dims]");
+  c.seed = static_cast<std::uint64_t>(o.integer("seed", 1, "random seed (noise, initialisation, batches)", 0));
+  c.method = o.choice("score_method", c.method, {"kgmm", "dsm"}, "score estimator");
+  c.train_fraction = o.real("score_train_fraction", c.train_fraction, "leading fraction of each series that trains",
+                            0.0, 1.0, true);
+  c.kgmm.sigma = o.positive("score_sigma", c.kgmm.sigma, "noise level sigma_n (normalised units)");
+  c.kgmm.clusters = static_cast<int>(o.integer("score_clusters", c.kgmm.clusters, "KGMM clusters K", 2, 1 << 24));
+  c.kgmm.partition_samples = o.integer("score_partition_samples", c.kgmm.partition_samples,
+                                       "noised samples that build the k-means partition", 2);
+  c.kgmm.lloyd_iterations = static_cast<int>(o.integer("score_lloyd_iterations", c.kgmm.lloyd_iterations,
+                                                       "Lloyd iterations of the partition", 1, 100000));
+  c.kgmm.tolerance = o.positive("score_tolerance", c.kgmm.tolerance, "KGMM stop: relative squared change of E[z|k]");
+  c.kgmm.min_passes = static_cast<int>(o.integer("score_min_passes", c.kgmm.min_passes, "KGMM minimum noise passes", 1, 100000));
+  c.kgmm.max_passes = static_cast<int>(o.integer("score_max_passes", c.kgmm.max_passes, "KGMM maximum noise passes", 1, 100000));
+  std::vector<double> hidden = o.reals("score_hidden", {100, 50}, "hidden layer widths of eps_hat");
+  c.hidden.clear();
+  for (double h : hidden) {
+    if (h < 1 || h != std::floor(h)) throw InputError("-score_hidden: widths must be positive integers");
+    c.hidden.push_back(static_cast<int>(h));
+  }
+  c.activation = o.choice("score_activation", c.activation, {"swish", "tanh", "leaky_relu"}, "hidden activation");
+  c.epochs = static_cast<int>(o.integer("score_epochs", c.epochs, "epochs of the eps_hat fit (kgmm)", 1, 100000000));
+  c.batch = static_cast<int>(o.integer("score_batch", c.batch, "minibatch size", 1, 1 << 20));
+  c.lr = o.positive("score_lr", c.lr, "Adam learning rate");
+  c.dsm_samples = o.integer("score_dsm_samples", c.dsm_samples, "noised pairs (x~, z) for dsm", 16);
+  c.dsm_epochs = static_cast<int>(o.integer("score_dsm_epochs", c.dsm_epochs, "epochs of the dsm fit", 1, 100000000));
+  c.grid_points = o.integer("score_grid_points", c.grid_points, "grid of the 1-D density check", 16);
+  c.kgmm.seed = c.seed;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------- learning
+namespace {
+
+// The training shard of this rank and the validation samples (rank 0), in physical units.
+struct Split {
+  Eigen::MatrixXd train;       // d x n_local
+  std::vector<double> valid0;  // rank 0: first variable of every member's validation part
+  std::int64_t n_train = 0, n_valid = 0, members = 1, nt = 0, nt_train = 0;
+};
+
+Split read_split(const LearnScoreConfig& cfg, MPI_Comm comm) {
+  const auto f = h5::File::open(cfg.data, "-data");
+  const auto shape = f.shape(cfg.dataset);
+  Split s;
+  hsize_t d = 1;
+  if (shape.size() == 3) {
+    s.members = static_cast<std::int64_t>(shape[0]);
+    s.nt = static_cast<std::int64_t>(shape[1]);
+    d = shape[2];
+  } else if (shape.size() == 2) {
+    s.nt = static_cast<std::int64_t>(shape[0]);
+    d = shape[1];
+  } else {
+    throw InputError("-dataset: " + cfg.dataset + " in '" + cfg.data +
+                     "' must be [members, time, dims] or [samples, dims]");
+  }
+  if (d < 1 || d > 16) throw InputError("-dataset: " + cfg.dataset + " has " + std::to_string(d) + " dims (1..16)");
+  s.nt_train = static_cast<std::int64_t>(std::floor(cfg.train_fraction * static_cast<double>(s.nt)));
+  s.n_train = s.members * s.nt_train;
+  s.n_valid = s.members * (s.nt - s.nt_train);
+  if (s.n_train < cfg.kgmm.clusters)
+    throw InputError("-data: '" + cfg.data + "' has " + std::to_string(s.n_train) + " training samples, fewer than -score_clusters");
+  const auto mine = block_range(s.n_train, size(comm), rank(comm));
+  s.train.resize(static_cast<Eigen::Index>(d), mine.count());
+  // A rank's global block may span members: read one slab per member.
+  std::int64_t g = mine.begin;
+  while (g < mine.end) {
+    const std::int64_t m = g / s.nt_train, t = g % s.nt_train, len = std::min(mine.end - g, s.nt_train - t);
+    std::vector<double> v = shape.size() == 3
+                                ? f.read_slab(cfg.dataset, {hsize_t(m), hsize_t(t), 0}, {1, hsize_t(len), d})
+                                : f.read_slab(cfg.dataset, {hsize_t(t), 0}, {hsize_t(len), d});
+    std::copy(v.begin(), v.end(), s.train.data() + (g - mine.begin) * static_cast<std::int64_t>(d));
+    g += len;
+  }
+  if (!s.train.allFinite()) throw InputError("-data: '" + cfg.data + "': non-finite values in " + cfg.dataset);
+  if (rank(comm) == 0 && s.n_valid > 0) {
+    for (std::int64_t m = 0; m < s.members; ++m) {
+      const hsize_t len = static_cast<hsize_t>(s.nt - s.nt_train);
+      std::vector<double> v = shape.size() == 3
+                                  ? f.read_slab(cfg.dataset, {hsize_t(m), hsize_t(s.nt_train), 0}, {1, len, d})
+                                  : f.read_slab(cfg.dataset, {hsize_t(s.nt_train), 0}, {len, d});
+      for (hsize_t i = 0; i < len; ++i) s.valid0.push_back(v[i * d]);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
+  // 1. Data: split, normalisation from the training part (all-reduced moments).
+  Split s = read_split(cfg, comm);
+  const int d = static_cast<int>(s.train.rows());
+  Eigen::VectorXd sum = s.train.rowwise().sum();
+  MPI_Allreduce(MPI_IN_PLACE, sum.data(), d, MPI_DOUBLE, MPI_SUM, comm);
+  ScoreModel model;
+  model.mean = sum / static_cast<double>(s.n_train);
+  Eigen::VectorXd sq = (s.train.colwise() - model.mean).array().square().rowwise().sum();
+  MPI_Allreduce(MPI_IN_PLACE, sq.data(), d, MPI_DOUBLE, MPI_SUM, comm);
+  model.std = (sq / static_cast<double>(s.n_train)).cwiseSqrt();
+  if (!(model.std.array() > 0).all()) throw InputError("-data: '" + cfg.data + "': a variable is constant");
+  const Eigen::MatrixXd u = (s.train.colwise() - model.mean).array().colwise() / model.std.array();
+  model.sigma = cfg.kgmm.sigma;
+  model.method = cfg.method;
+
+  std::vector<int> widths{d};
+  widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
+  widths.push_back(d);
+  model.eps_hat = nn::Mlp(widths, nn::activation_from_string(cfg.activation), cfg.seed);
+  nn::FitOptions fit;
+  fit.batch = cfg.batch;
+  fit.lr = cfg.lr;
+  fit.seed = cfg.seed;
+  Metrics metrics;
+  const double t0 = MPI_Wtime();
+
+  // 2. The estimator.
+  if (cfg.method == "kgmm") {
+    model.clusters = kgmm(u, cfg.kgmm, comm);
+    // Clusters that never received a sample carry no information: drop them.
+    std::vector<Eigen::Index> keep;
+    for (Eigen::Index k = 0; k < model.clusters.counts.size(); ++k)
+      if (model.clusters.counts(k) > 0) keep.push_back(k);
+    auto& c = model.clusters;
+    const auto pick = [&](const Eigen::MatrixXd& m) { return Eigen::MatrixXd(m(Eigen::all, keep)); };
+    c.centroids = pick(c.centroids);
+    c.score = pick(c.score);
+    c.noise_mean = pick(c.noise_mean);
+    c.divergence = Eigen::VectorXd(c.divergence(keep));
+    c.counts = Eigen::VectorXd(c.counts(keep));
+    metrics.set("kgmm_passes", c.passes);
+    metrics.set("kgmm_clusters", static_cast<double>(keep.size()));
+    metrics.set("kgmm_seconds", MPI_Wtime() - t0);
+    fit.epochs = cfg.epochs;
+    const double t1 = MPI_Wtime();
+    // K centroids are a tiny data set: every rank fits it whole (identical, deterministic) rather than
+    // paying a reduction per minibatch.
+    const auto r = nn::fit_weighted_mse(model.eps_hat, c.centroids, c.noise_mean, c.counts, fit, MPI_COMM_SELF);
+    metrics.set("fit_seconds", MPI_Wtime() - t1);
+    // Count-weighted RMS difference of the fitted score and the centroid scores (normalised units).
+    metrics.set("score_fit_rms", std::sqrt(r.final_loss) / model.sigma);
+  } else {
+    // Denoising score matching: pairs (u + sigma z, z) over a global subsample, on every rank.
+    const std::int64_t n = std::min(cfg.dsm_samples, s.n_train), stride = s.n_train / n;
+    const auto mine = block_range(s.n_train, size(comm), rank(comm));
+    const Philox rng(cfg.seed, 1, Purpose::score_noise);
+    std::vector<double> local;
+    for (std::int64_t i = 0; i < u.cols(); ++i) {
+      const std::int64_t g = mine.begin + i;
+      if (g % stride || g / stride >= n) continue;
+      std::vector<double> z(static_cast<std::size_t>(d));
+      rng.normals(static_cast<std::uint64_t>(g), z.data(), z.size());
+      for (int j = 0; j < d; ++j) local.push_back(u(j, i) + cfg.kgmm.sigma * z[j]);
+      for (int j = 0; j < d; ++j) local.push_back(z[j]);
+    }
+    // Gather in rank order = global order.
+    int cnt = static_cast<int>(local.size());
+    std::vector<int> counts(static_cast<std::size_t>(size(comm))), displs(counts.size(), 0);
+    MPI_Allgather(&cnt, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+    for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    std::vector<double> all(static_cast<std::size_t>(displs.back() + counts.back()));
+    MPI_Allgatherv(local.data(), cnt, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, comm);
+    const Eigen::Index np = static_cast<Eigen::Index>(all.size()) / (2 * d);
+    const Eigen::Map<const Eigen::MatrixXd> pairs(all.data(), 2 * d, np);
+    fit.epochs = cfg.dsm_epochs;
+    const auto r = nn::fit_weighted_mse(model.eps_hat, pairs.topRows(d), pairs.bottomRows(d),
+                                        Eigen::VectorXd::Ones(np), fit, comm);
+    metrics.set("dsm_pairs", static_cast<double>(np));
+    metrics.set("dsm_loss", r.final_loss);
+    metrics.set("fit_seconds", MPI_Wtime() - t0);
+  }
+  metrics.set("score_seconds", MPI_Wtime() - t0);
+
+  // 3. Check in 1-D: the density the score implies against the validation data's PDF.
+  double kl = std::nan("");
+  if (d == 1 && rank(comm) == 0 && s.valid0.size() > 16) {
+    std::vector<double> v(s.valid0.size());
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = (s.valid0[i] - model.mean(0)) / model.std(0);
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    const auto p = analysis::pdf(v.data(), v.size(), static_cast<std::size_t>(cfg.grid_points), *lo - 0.5, *hi + 0.5);
+    const Eigen::VectorXd q = implied_density_1d(model, p.grid);
+    kl = analysis::kl_divergence(p.kde, std::vector<double>(q.data(), q.data() + q.size()), p.grid[1] - p.grid[0]);
+  }
+  MPI_Bcast(&kl, 1, MPI_DOUBLE, 0, comm);
+  if (d == 1) metrics.set("kl.score_density", kl);
+
+  // 4. model.h5.
+  h5::OutputFile out(cfg.output, comm);
+  out.write_root_attributes(cfg.seed);
+  model.save(out);
+  out.attribute("/", "data", cfg.data);
+  out.attribute("/", "dataset", cfg.dataset);
+  out.attribute("/normalization/mean", "train_fraction", cfg.train_fraction);
+  out.attribute("/normalization/mean", "train_samples_per_member", s.nt_train);
+  out.attribute("/normalization/mean", "validation_samples_per_member", s.nt - s.nt_train);
+  out.commit();
+  return metrics;
+}
+
+}  // namespace msrom::score
