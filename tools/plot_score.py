@@ -256,7 +256,7 @@ def robust_view(values, k):
     return lo - pad, hi + pad
 
 
-def plot_score(m, rms, path):
+def plot_score(m, rms, data, path):
     """Per dimension: [full view | zoom on the bulk], with the residual MLP - s_k below (kgmm)."""
     d = m["d"]
     lo, hi = u_range(m)
@@ -287,11 +287,19 @@ def plot_score(m, rms, path):
                 if kg:
                     ax.plot([], [], " ", label=f"RMS(MLP - s_k) = {rms[0]:.3g}, count-weighted {rms[1]:.3g}")
                 ax.set_title(f"Score model ({title(m)})" if j == 0 else f"dimension {j}", fontsize="medium")
-            else:
-                # Zoom: the bulk of the centroid scores (or of the line), not the steep walls.
-                view = robust_view(v[:, j] if kg and len(v) else s_line, 8)
+            elif kg:
+                # Zoom: the bulk of the centroid scores, not the steep walls.
+                view = robust_view(v[:, j], 8)
                 if view:
                     ax.set_ylim(*view)
+            else:
+                # dsm: zoom on where the data live (0.1 to 99.9 percent), else on |u| < 2.
+                a, b = (np.percentile(data[0], [0.1, 99.9]) + [-0.25, 0.25]) if data and d == 1 else (-2, 2)
+                ax.set_xlim(a, b)
+                inside = s_line[(t >= a) & (t <= b) & np.isfinite(s_line)]
+                if inside.size:
+                    pad = 0.08 * (inside.max() - inside.min()) + 1e-9
+                    ax.set_ylim(inside.min() - pad, inside.max() + pad)
                 ax.set_title("zoom on the bulk", fontsize="medium")
                 if kg:
                     fig.colorbar(sc, ax=ax, pad=0.01).set_label("samples in cluster (all passes)")
@@ -360,11 +368,18 @@ def plot_density(m, data, path):
             ax.set_yscale("log")
             floor = dens[dens > 0].min() / 10 if x is not None else q.max() * 1e-8
             ax.set_ylim(max(floor, q.max() * 1e-12), q.max() * 3)
-        ax.set_xlim(lo, hi)
+        if log:
+            ax.set_xlim(lo, hi)
+        else:  # where the data are or the implied density exceeds 1e-4 of its peak
+            big = grid[q > 1e-4 * q.max()]
+            a, b = (big.min(), big.max()) if big.size else (lo, hi)
+            if x is not None:
+                a, b = min(a, x.min()), max(b, x.max())
+            ax.set_xlim(max(lo, a - 0.1 * (b - a)), min(hi, b + 0.1 * (b - a)))
         ax.set(xlabel="u = (x - mean)/std", ylabel="probability density" + (" (log)" if log else ""))
         ax.set_title("Implied density" + (", log scale (tails)" if log else f" ({title(m)})"),
                      fontsize="medium")
-        ax.legend(fontsize="small", loc="upper center" if not log else "lower center")
+        ax.legend(fontsize="small", loc="best" if not log else "lower center")
     fig.tight_layout()
     save(fig, path)
 
@@ -439,7 +454,7 @@ def main():
         data = load_data(a.data, a.dataset, m) if a.data else None
         out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.model)), "figures")
         os.makedirs(out, exist_ok=True)
-        plot_score(m, rms, os.path.join(out, "score.png"))
+        plot_score(m, rms, data, os.path.join(out, "score.png"))
         if m["d"] == 1:
             plot_density(m, data, os.path.join(out, "score_density.png"))
         else:

@@ -112,3 +112,21 @@ TEST_CASE("Learned score of a 1-D double-well Gibbs density", "[score]") {
   CAPTURE(rel);
   CHECK(rel < 0.1);
 }
+
+TEST_CASE("Learned score of a 1-D standard normal", "[score]") {
+  // Exact noised score -u / (1 + sigma^2).
+  const double sigma = 0.1;
+  std::mt19937_64 g(4);
+  std::normal_distribution<double> z;
+  auto sample = [&](int n) {
+    Eigen::MatrixXd x(1, n);
+    for (int i = 0; i < n; ++i) x(0, i) = z(g);
+    return x;
+  };
+  const auto net = learn(sample(100000), sigma, 100);
+  const double rel = relative_rms(net, sigma, sample(5000), [&](const Eigen::VectorXd& x) {
+    return Eigen::VectorXd(-x / (1 + sigma * sigma));
+  });
+  CAPTURE(rel);
+  CHECK(rel < 0.1);
+}
