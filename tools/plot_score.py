@@ -3,11 +3,13 @@
 
 Writes, into FIGDIR (default: the model's folder + /figures):
   score.png          the MLP score s(u) = -eps_hat(u)/sigma as a line over the centroid scores s_k
-                     (kgmm; coloured by count) and, below, the residual s(c_k) - s_k
+                     (kgmm; coloured by count) and, below, the residual s(c_k) - s_k; full range
+                     and a zoom on the bulk (the walls of a bounded density make |s| large)
   score_density.png  the density the score implies, p(u) ~ exp(int s du), linear and log-y, over the
                      histogram of the data's validation part (--data); the legend gives
                      KL(data histogram || implied), both taken as masses on the histogram bins
-  divergence.png     (kgmm) the centroid divergences and the MLP's ds/du by central differences
+  divergence.png     (kgmm) the centroid divergences and the MLP's ds/du by central differences;
+                     full range and a zoom on the bulk
 All in normalised coordinates u = (x - mean)/std. For d > 1 the score and divergence are drawn along
 per-dimension slices through the origin, and score_density.png is skipped.
 Needs Debian's python3-h5py, python3-matplotlib and python3-numpy, hence /usr/bin/python3.
@@ -84,6 +86,8 @@ def n_params(widths):
 
 
 def load_model(path):
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a model file (MODEL.h5)")
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     if not h5py.is_hdf5(path):
@@ -92,7 +96,7 @@ def load_model(path):
         with h5py.File(path, "r") as f:
             def need(key):
                 if key not in f:
-                    raise InputError(f"{path}: malformed, no {key} (not a learn-score model?)")
+                    raise InputError(f"{path}: malformed, no /{key} (not a learn-score model?)")
                 return np.asarray(f[key][()], dtype=float)
 
             def attr(obj, key):
@@ -127,7 +131,8 @@ def load_model(path):
         raise InputError(f"{path}: malformed, /normalization/mean and /std must have the same positive length")
     if not np.all(m["std"] > 0) or not np.all(np.isfinite(m["mean"])):
         raise InputError(f"{path}: malformed, /normalization/std must be > 0 and mean finite")
-    if widths.ndim != 1 or widths.size < 2 or not np.all((widths >= 1) & (widths <= 1e9) & (widths == np.floor(widths))):
+    if widths.ndim != 1 or widths.size < 2 \
+            or not np.all((widths >= 1) & (widths <= 1e9) & (widths == np.floor(widths))):
         raise InputError(f"{path}: malformed, /score/mlp/widths must be >= 2 positive integers")
     widths = [int(w) for w in widths]
     if widths[0] != d or widths[-1] != d:
@@ -181,7 +186,8 @@ def load_data(path, dataset, m):
             elif ds.ndim == 3:
                 members, nt, dims = ds.shape
             else:
-                raise InputError(f"{path}: {dataset} has shape {ds.shape}, not [members, time, dims] or [samples, dims]")
+                raise InputError(f"{path}: {dataset} has shape {ds.shape}, "
+                                 "not [members, time, dims] or [samples, dims]")
             if dims != m["d"]:
                 raise InputError(f"{path}: {dataset} has {dims} variables, the model {m['d']}")
             start = int(math.floor(tf * nt)) if tf is not None and 0 <= tf < 1 else 0
@@ -261,11 +267,15 @@ def plot_score(m, rms, data, path):
     d = m["d"]
     lo, hi = u_range(m)
     kg = m["method"] == "kgmm"
-    rows = 2 if kg else 1
-    fig = plt.figure(figsize=(13, (5.6 if kg else 4.2) * d))
-    gs = fig.add_gridspec(rows * d, 2, height_ratios=([3, 1] if kg else [1]) * d,
-                          hspace=0.08 if kg else 0.3, wspace=0.22)
+    fig = plt.figure(figsize=(13.5, (5.8 if kg else 4.4) * d))
+    outer = fig.add_gridspec(d, 1, hspace=0.3)
     for j in range(d):
+        if kg:
+            panels, cbar = outer[j].subgridspec(1, 2, width_ratios=[1, 0.018], wspace=0.015)
+            gs = panels.subgridspec(2, 2, height_ratios=[3, 1], hspace=0.08, wspace=0.2)
+            cbar = cbar.subgridspec(2, 1, height_ratios=[3, 1], hspace=0.08)[0]
+        else:
+            gs = outer[j].subgridspec(1, 2, wspace=0.2)
         t = np.linspace(lo[j], hi[j], 1001)
         s_line = score(m, slice_points(m, j, t))[:, j]
         ulabel = "u = (x - mean)/std" if d == 1 else f"u_{j} = (x_{j} - mean_{j})/std_{j} (others 0)"
@@ -274,7 +284,7 @@ def plot_score(m, rms, data, path):
             c, v, n = m["centroids"][sel], m["values"][sel], m["counts"][sel]
             resid = score(m, c)[:, j] - v[:, j]
         for k in range(2):
-            ax = fig.add_subplot(gs[rows * j, k])
+            ax = fig.add_subplot(gs[0, k])
             if kg:
                 sc = ax.scatter(c[:, j], v[:, j], c=n, s=10, cmap="viridis", zorder=2,
                                 label=f"centroid scores s_k ({sel.sum()} centroids"
@@ -285,30 +295,28 @@ def plot_score(m, rms, data, path):
             ax.set_ylabel("score s(u)" if d == 1 else f"score s_{j}(u)")
             if k == 0:
                 if kg:
-                    ax.plot([], [], " ", label=f"RMS(MLP - s_k) = {rms[0]:.3g}, count-weighted {rms[1]:.3g}")
+                    ax.plot([], [], " ", label=f"RMS |MLP - s_k| = {rms[0]:.3g}, count-weighted {rms[1]:.3g}")
                 ax.set_title(f"Score model ({title(m)})" if j == 0 else f"dimension {j}", fontsize="medium")
-            elif kg:
-                # Zoom: the bulk of the centroid scores, not the steep walls.
-                view = robust_view(v[:, j], 8)
-                if view:
-                    ax.set_ylim(*view)
             else:
-                # dsm: zoom on where the data live (0.1 to 99.9 percent), else on |u| < 2.
-                a, b = (np.percentile(data[0], [0.1, 99.9]) + [-0.25, 0.25]) if data and d == 1 else (-2, 2)
-                ax.set_xlim(a, b)
-                inside = s_line[(t >= a) & (t <= b) & np.isfinite(s_line)]
-                if inside.size:
-                    pad = 0.08 * (inside.max() - inside.min()) + 1e-9
-                    ax.set_ylim(inside.min() - pad, inside.max() + pad)
-                ax.set_title("zoom on the bulk", fontsize="medium")
-                if kg:
-                    fig.colorbar(sc, ax=ax, pad=0.01).set_label("samples in cluster (all passes)")
+                ax.set_title("zoom on the bulk" + ("" if d == 1 else f", dimension {j}"), fontsize="medium")
+                if kg:  # the bulk of the centroid scores, not the steep walls
+                    view = robust_view(v[:, j], 8)
+                    if view:
+                        ax.set_ylim(*view)
+                    fig.colorbar(sc, cax=fig.add_subplot(cbar)).set_label("samples in cluster (all passes)")
+                else:  # dsm: where the data live (0.1 to 99.9 percent), else |u| < 2
+                    a, b = (np.percentile(data[0], [0.1, 99.9]) + [-0.25, 0.25]) if data and d == 1 else (-2, 2)
+                    ax.set_xlim(a, b)
+                    inside = s_line[(t >= a) & (t <= b) & np.isfinite(s_line)]
+                    if inside.size:
+                        pad = 0.08 * (inside.max() - inside.min()) + 1e-9
+                        ax.set_ylim(inside.min() - pad, inside.max() + pad)
             ax.legend(fontsize="small", loc="best")
             if not kg:
                 ax.set_xlabel(ulabel)
                 continue
             ax.tick_params(labelbottom=False)
-            ax2 = fig.add_subplot(gs[rows * j + 1, k], sharex=ax)
+            ax2 = fig.add_subplot(gs[1, k], sharex=ax)
             ax2.scatter(c[:, j], resid, c=n, s=6, cmap="viridis")
             ax2.axhline(0, color="k", lw=0.6)
             ax2.set_ylabel("MLP - s_k")
@@ -317,9 +325,7 @@ def plot_score(m, rms, data, path):
                 view = robust_view(resid, 10)
                 if view:
                     ax2.set_ylim(*view)
-                # Colourbar spacer so the residual panel lines up with the one above.
-                fig.colorbar(plt.cm.ScalarMappable(cmap="viridis"), ax=ax2, pad=0.01).ax.set_visible(False)
-    fig.subplots_adjust(left=0.07, right=0.96, top=1 - 0.06 / d, bottom=(0.08 if kg else 0.12) / d)
+    fig.subplots_adjust(left=0.065, right=0.94, top=1 - 0.06 / d, bottom=(0.08 if kg else 0.12) / d)
     save(fig, path)
 
 
@@ -363,7 +369,7 @@ def plot_density(m, data, path):
         ax.plot(grid, q, "C3", lw=1.6, label="implied by the MLP score: exp(int s du) / Z")
         if x is not None and not log:
             kl = kl_on_bins(counts, edges, grid, q)
-            ax.plot([], [], " ", label=f"KL(data hist || implied) = {kl:.3g}")
+            ax.plot([], [], " ", label=f"KL(data hist || implied) = {kl:#.3g}")
         if log:
             ax.set_yscale("log")
             floor = dens[dens > 0].min() / 10 if x is not None else q.max() * 1e-8
@@ -441,7 +447,10 @@ def main():
         if m["method"] == "kgmm":
             diff = score(m, m["centroids"]) - m["values"]
             w = m["counts"] / m["counts"].sum() if m["counts"].sum() > 0 else np.full(len(diff), 1 / len(diff))
-            rms = (float(np.sqrt(np.mean(diff ** 2))), float(np.sqrt(np.sum(w[:, None] * diff ** 2) / m["d"])))
+            # RMS over the centroids of |MLP - s_k| (Euclidean in d); the count-weighted one is the
+            # learn-score metric score_fit_rms.
+            sq = np.sum(diff ** 2, axis=1)
+            rms = (float(np.sqrt(np.mean(sq))), float(np.sqrt(np.sum(w * sq))))
             if not all(map(math.isfinite, rms)):
                 raise InputError(f"{a.model}: malformed, RMS of MLP score - /score/values at the centroids "
                                  f"is {rms[0]} (non-finite network or values)")
@@ -453,6 +462,8 @@ def main():
                 raise InputError(f"{a.model}: malformed, the MLP score is not finite on [-4, 4]")
         data = load_data(a.data, a.dataset, m) if a.data else None
         out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.model)), "figures")
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise InputError(f"{out}: exists and is not a directory")
         os.makedirs(out, exist_ok=True)
         plot_score(m, rms, data, os.path.join(out, "score.png"))
         if m["d"] == 1:

@@ -41,9 +41,9 @@ std::string tools_dir() {
 
 // Runs a plotting tool with Debian's python (which has h5py and matplotlib); a failure is reported, not
 // fatal: the numbers are in metrics.json either way.
-void run_figures(const std::string& script, const std::string& dir) {
+void run_figures(const std::string& script, const std::string& args) {
   const std::string py = std::getenv("MSROM_PYTHON") ? std::getenv("MSROM_PYTHON") : "/usr/bin/python3";
-  const std::string cmd = "'" + py + "' '" + join_path(tools_dir(), script) + "' '" + dir + "'";
+  const std::string cmd = "'" + py + "' '" + join_path(tools_dir(), script) + "' " + args;
   const int rc = std::system(cmd.c_str());
   if (rc != 0)
     std::fprintf(stderr, "pipeline: warning: '%s' failed (exit %d); figures missing, metrics are complete\n",
@@ -111,10 +111,11 @@ int pipeline(Session&) {
   // 3. One merged metrics.json, the figures, the table.
   if (rank() == 0) {
     metrics.write(join_path(dir, "metrics.json"));
-    if (figures && do_stats) {
-      heading("figures -> " + join_path(dir, "figures"));
-      run_figures("plot_stats.py", dir);
-    }
+    if (figures && (do_stats || do_score)) heading("figures -> " + join_path(dir, "figures"));
+    if (figures && do_stats) run_figures("plot_stats.py", "'" + dir + "'");
+    if (figures && do_score)
+      run_figures("plot_score.py", "'" + score_cfg.output + "' --data '" + score_cfg.data + "' --out '" +
+                                       join_path(dir, "figures") + "'");
   }
   heading("metrics (" + join_path(dir, "metrics.json") + ")");
   print_metrics(metrics);
