@@ -26,22 +26,11 @@ import math
 import os
 import sys
 
-try:
-    import h5py
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-except ImportError as e:
-    sys.exit(f"plot_score.py: {e.name} is missing; run with /usr/bin/python3")
+from msrom_plot import InputError, PROG, h5py, np, plt, run, save  # noqa: F401
 
-PROG = "plot_score.py"
 MAX_SAMPLES = 2_000_000  # data samples read for the histogram
 LEAKY_SLOPE = 0.01       # as src/nn/mlp.cpp
 
-
-class InputError(Exception):
-    pass
 
 
 def text(v):
@@ -210,17 +199,6 @@ def load_data(path, dataset, m):
 
 
 # ------------------------------------------------------------------------------------------- figures
-def save(fig, path):
-    """Write to a temporary name in the same folder, then rename into place."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    print(f"figure: {path}")
 
 
 def u_range(m):
@@ -441,47 +419,40 @@ def main():
     ap.add_argument("--dataset", default="/state", help="dataset in DATA.h5 (default /state)")
     ap.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default MODEL's folder/figures)")
     a = ap.parse_args()
-    try:
-        m = load_model(a.model)
-        # The forward pass against the centroid values: a malformed network gives non-finite scores.
-        if m["method"] == "kgmm":
-            diff = score(m, m["centroids"]) - m["values"]
-            w = m["counts"] / m["counts"].sum() if m["counts"].sum() > 0 else np.full(len(diff), 1 / len(diff))
-            # RMS over the centroids of |MLP - s_k| (Euclidean in d); the count-weighted one is the
-            # learn-score metric score_fit_rms.
-            sq = np.sum(diff ** 2, axis=1)
-            rms = (float(np.sqrt(np.mean(sq))), float(np.sqrt(np.sum(w * sq))))
-            if not all(map(math.isfinite, rms)):
-                raise InputError(f"{a.model}: malformed, RMS of MLP score - /score/values at the centroids "
-                                 f"is {rms[0]} (non-finite network or values)")
-        else:
-            rms = None
-            lo, hi = u_range(m)
-            probe = np.linspace(lo, hi, 101)
-            if not np.all(np.isfinite(score(m, probe))):
-                raise InputError(f"{a.model}: malformed, the MLP score is not finite on [-4, 4]")
-        data = load_data(a.data, a.dataset, m) if a.data else None
-        out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.model)), "figures")
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise InputError(f"{out}: exists and is not a directory")
-        os.makedirs(out, exist_ok=True)
-        plot_score(m, rms, data, os.path.join(out, "score.png"))
-        if m["d"] == 1:
-            plot_density(m, data, os.path.join(out, "score_density.png"))
-        else:
-            print(f"note: score_density.png skipped: the model is {m['d']}-dimensional")
-        if m["method"] == "kgmm":
-            plot_divergence(m, os.path.join(out, "divergence.png"))
-        else:
-            print("note: divergence.png skipped: a dsm model has no centroid divergences")
-    except InputError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"{PROG}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
-        return 2
+    m = load_model(a.model)
+    # The forward pass against the centroid values: a malformed network gives non-finite scores.
+    if m["method"] == "kgmm":
+        diff = score(m, m["centroids"]) - m["values"]
+        w = m["counts"] / m["counts"].sum() if m["counts"].sum() > 0 else np.full(len(diff), 1 / len(diff))
+        # RMS over the centroids of |MLP - s_k| (Euclidean in d); the count-weighted one is the
+        # learn-score metric score_fit_rms.
+        sq = np.sum(diff ** 2, axis=1)
+        rms = (float(np.sqrt(np.mean(sq))), float(np.sqrt(np.sum(w * sq))))
+        if not all(map(math.isfinite, rms)):
+            raise InputError(f"{a.model}: malformed, RMS of MLP score - /score/values at the centroids "
+                             f"is {rms[0]} (non-finite network or values)")
+    else:
+        rms = None
+        lo, hi = u_range(m)
+        probe = np.linspace(lo, hi, 101)
+        if not np.all(np.isfinite(score(m, probe))):
+            raise InputError(f"{a.model}: malformed, the MLP score is not finite on [-4, 4]")
+    data = load_data(a.data, a.dataset, m) if a.data else None
+    out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.model)), "figures")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"{out}: exists and is not a directory")
+    os.makedirs(out, exist_ok=True)
+    plot_score(m, rms, data, os.path.join(out, "score.png"))
+    if m["d"] == 1:
+        plot_density(m, data, os.path.join(out, "score_density.png"))
+    else:
+        print(f"note: score_density.png skipped: the model is {m['d']}-dimensional")
+    if m["method"] == "kgmm":
+        plot_divergence(m, os.path.join(out, "divergence.png"))
+    else:
+        print("note: divergence.png skipped: a dsm model has no centroid divergences")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

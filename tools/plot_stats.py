@@ -18,20 +18,9 @@ import json
 import os
 import sys
 
-try:
-    import h5py
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-except ImportError as e:
-    sys.exit(f"plot_stats.py: {e.name} is missing; run with /usr/bin/python3")
-
-PROG = "plot_stats.py"
+from msrom_plot import InputError, PROG, h5py, np, plt, run, save  # noqa: F401
 
 
-class InputError(Exception):
-    pass
 
 
 def load_stats(path):
@@ -82,19 +71,6 @@ def load_metrics(path):
         return {}
 
 
-def save(fig, path):
-    """Write to a temporary name in the same folder, then rename into place."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        fig.tight_layout()
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    print(f"figure: {path}")
-
 
 def fmt(x):
     return "n/a" if x is None else f"{x:.4g}"
@@ -116,7 +92,7 @@ def plot_pdf(names, st, metric, path):
         ax.plot([], [], " ", label=f"std {fmt(metric(v, 'std'))}, kurtosis {fmt(metric(v, 'kurtosis'))}")
         ax.set(xlabel=v, ylabel="probability density", title=f"PDF of {v}")
         ax.legend(fontsize="small", loc="upper center")
-    save(fig, path)
+    save(fig, path, tight=True)
 
 
 def plot_acf(names, st, path):
@@ -126,7 +102,7 @@ def plot_acf(names, st, path):
     ax.axhline(0, color="k", lw=0.8)
     ax.set(xlabel="lag (time units)", ylabel="autocorrelation rho", title="Autocorrelation function")
     ax.legend()
-    save(fig, path)
+    save(fig, path, tight=True)
 
 
 def plot_residence(v, res, path):
@@ -139,7 +115,7 @@ def plot_residence(v, res, path):
     ax.set_yscale("log")
     ax.set(xlabel="residence time (time units)", ylabel="probability density", title=f"Residence times of {v}")
     ax.legend()
-    save(fig, path)
+    save(fig, path, tight=True)
 
 
 def plot_timeseries(data_path, window, threshold, path):
@@ -158,7 +134,7 @@ def plot_timeseries(data_path, window, threshold, path):
         ax.axhline(y, color="C3", ls="--", lw=0.9, label=f"±{threshold:g} threshold" if y > 0 else None)
     ax.set(xlabel="time (time units)", ylabel=name, title=f"Time series, first {t[-1] - t[0]:.4g} time units")
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize="small")
-    save(fig, path)
+    save(fig, path, tight=True)
 
 
 def main():
@@ -166,48 +142,41 @@ def main():
     ap.add_argument("dir", metavar="DIR", help="run directory holding stats.h5 (metrics.json, data.h5 optional)")
     ap.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default DIR/figures)")
     a = ap.parse_args()
-    try:
-        if not os.path.isdir(a.dir):
-            raise InputError(f"{a.dir}: no such directory")
-        names, model, threshold, st = load_stats(os.path.join(a.dir, "stats.h5"))
-        metrics = {}
-        if os.path.exists(os.path.join(a.dir, "metrics.json")):
-            metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
-        # The primary variable is the one with residence times (else the first name).
-        primary = next((v for v in names if "residence_times" in st[v]), names[0])
+    if not os.path.isdir(a.dir):
+        raise InputError(f"{a.dir}: no such directory")
+    names, model, threshold, st = load_stats(os.path.join(a.dir, "stats.h5"))
+    metrics = {}
+    if os.path.exists(os.path.join(a.dir, "metrics.json")):
+        metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
+    # The primary variable is the one with residence times (else the first name).
+    primary = next((v for v in names if "residence_times" in st[v]), names[0])
 
-        def metric(v, key):
-            val = metrics.get(f"{key}.{model}" + ("" if v == primary else f".{v}"))
-            return float(val) if isinstance(val, (int, float)) else None
+    def metric(v, key):
+        val = metrics.get(f"{key}.{model}" + ("" if v == primary else f".{v}"))
+        return float(val) if isinstance(val, (int, float)) else None
 
-        out = a.out or os.path.join(a.dir, "figures")
-        os.makedirs(out, exist_ok=True)
-        plot_pdf(names, st, metric, os.path.join(out, "pdf.png"))
-        plot_acf(names, st, os.path.join(out, "acf.png"))
-        res = st[primary].get("residence_times", np.empty(0))
-        res = res[np.isfinite(res) & (res >= 0)]
-        if len(res) < 2 or res.mean() <= 0:
-            print(f"note: residence.png skipped: {len(res)} residence times of {primary}")
-        else:
-            plot_residence(primary, res, os.path.join(out, "residence.png"))
-        data = os.path.join(a.dir, "data.h5")
-        if os.path.exists(data):
-            # ~15 mean residence times show 10-20 transitions; 500 time units if unknown.
-            mean = metric(primary, "residence_time")
-            window = 15 * mean if mean is not None and 0 < mean < 1e9 else 500.0
-            try:
-                plot_timeseries(data, window, threshold,
-                                os.path.join(out, "timeseries.png"))
-            except (OSError, KeyError, ValueError, IndexError, TypeError) as e:
-                print(f"{PROG}: note: timeseries.png skipped: {data}: {str(e).splitlines()[0]}", file=sys.stderr)
-    except InputError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"{PROG}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
-        return 2
+    out = a.out or os.path.join(a.dir, "figures")
+    os.makedirs(out, exist_ok=True)
+    plot_pdf(names, st, metric, os.path.join(out, "pdf.png"))
+    plot_acf(names, st, os.path.join(out, "acf.png"))
+    res = st[primary].get("residence_times", np.empty(0))
+    res = res[np.isfinite(res) & (res >= 0)]
+    if len(res) < 2 or res.mean() <= 0:
+        print(f"note: residence.png skipped: {len(res)} residence times of {primary}")
+    else:
+        plot_residence(primary, res, os.path.join(out, "residence.png"))
+    data = os.path.join(a.dir, "data.h5")
+    if os.path.exists(data):
+        # ~15 mean residence times show 10-20 transitions; 500 time units if unknown.
+        mean = metric(primary, "residence_time")
+        window = 15 * mean if mean is not None and 0 < mean < 1e9 else 500.0
+        try:
+            plot_timeseries(data, window, threshold,
+                            os.path.join(out, "timeseries.png"))
+        except (OSError, KeyError, ValueError, IndexError, TypeError) as e:
+            print(f"{PROG}: note: timeseries.png skipped: {data}: {str(e).splitlines()[0]}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))
