@@ -37,15 +37,86 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths) {
   return c;
 }
 
-namespace {
+SeriesShape series_shape(const h5::File& file, const std::string& dataset, const std::string& option) {
+  const auto shape = file.shape(dataset);
+  SeriesShape s;
+  if (shape.size() == 3) {
+    s.members = shape[0], s.nt = shape[1], s.dims = shape[2];
+  } else if (shape.size() == 2) {
+    s.nt = shape[0], s.dims = shape[1];
+  } else if (shape.size() == 1) {
+    s.nt = shape[0];
+  } else {
+    throw InputError(option + ": " + dataset + " in '" + file.path() + "' has rank " + std::to_string(shape.size()) +
+                     "; expected [members, time, dims], [samples, dims] or [time]");
+  }
+  return s;
+}
 
-struct Series {
-  std::vector<double> values;  // [members][time] of one variable
-  std::size_t members = 1, nt = 0;
-  const double* member(std::size_t m) const { return values.data() + m * nt; }
-};
+std::vector<Series> read_series(const h5::File& file, const std::string& dataset, const SeriesShape& shape,
+                                const std::vector<std::size_t>& variables, std::size_t t0, std::size_t t1,
+                                const std::vector<std::size_t>& members) {
+  if (t0 > t1 || t1 > shape.nt) throw std::invalid_argument("read_series: time range out of the data set");
+  for (std::size_t j : variables)
+    if (j >= shape.dims) throw std::invalid_argument("read_series: variable out of the data set");
+  std::vector<std::size_t> which = members;
+  if (which.empty())
+    for (std::size_t m = 0; m < shape.members; ++m) which.push_back(m);
+  for (std::size_t m : which)
+    if (m >= shape.members) throw std::invalid_argument("read_series: member out of the data set");
 
-}  // namespace
+  const std::size_t len = t1 - t0, dims = shape.dims;
+  std::vector<Series> out(variables.size());
+  for (auto& s : out) {
+    s.members = which.size();
+    s.nt = len;
+    s.values.resize(which.size() * len);
+  }
+  const std::size_t rank = file.shape(dataset).size();
+  const std::size_t block = std::max<std::size_t>(1, (std::size_t{1} << 20) / std::max<std::size_t>(1, dims));  // 8 MB
+  for (std::size_t k = 0; k < which.size(); ++k) {
+    for (std::size_t b = t0; b < t1; b += block) {
+      const std::size_t nb = std::min(block, t1 - b);
+      std::vector<double> slab;
+      if (rank == 3)
+        slab = file.read_slab(dataset, {hsize_t(which[k]), hsize_t(b), 0}, {1, hsize_t(nb), hsize_t(dims)});
+      else if (rank == 2)
+        slab = file.read_slab(dataset, {hsize_t(b), 0}, {hsize_t(nb), hsize_t(dims)});
+      else
+        slab = file.read_slab(dataset, {hsize_t(b)}, {hsize_t(nb)});
+      for (std::size_t v = 0; v < variables.size(); ++v) {
+        double* dst = out[v].values.data() + k * len + (b - t0);
+        for (std::size_t i = 0; i < nb; ++i) dst[i] = slab[i * dims + variables[v]];
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<double> pooled_acf(const Series& s, std::size_t max_lag) {
+  std::vector<double> rho(max_lag + 1, 0.0);
+  for (std::size_t m = 0; m < s.members; ++m) {
+    const auto r = acf(s.member(m), s.nt, max_lag);
+    for (std::size_t k = 0; k <= max_lag; ++k) rho[k] += r[k] / static_cast<double>(s.members);
+  }
+  return rho;
+}
+
+double PooledTransitions::mean_residence_time() const {
+  double a = 0;
+  for (double x : residence_times) a += x;
+  return residence_times.empty() ? std::nan("") : a / static_cast<double>(residence_times.size());
+}
+
+PooledTransitions pooled_transitions_hysteresis(const Series& s, double dt, double threshold) {
+  PooledTransitions p;
+  for (std::size_t m = 0; m < s.members; ++m) {
+    const auto h = transitions_hysteresis(s.member(m), s.nt, dt, threshold);
+    p.residence_times.insert(p.residence_times.end(), h.residence_times.begin(), h.residence_times.end());
+    p.count += h.index.size();
+  }
+  return p;
+}
 
 Metrics data_stats(const StatsConfig& cfg) {
   Metrics metrics;
@@ -55,18 +126,8 @@ Metrics data_stats(const StatsConfig& cfg) {
     try {
       if (cfg.data.empty()) throw InputError("-data: no input file given");
       auto file = h5::File::open(cfg.data, "-data");
-      const auto shape = file.shape(cfg.dataset);
-      std::size_t members = 1, nt = 0, dims = 1;
-      if (shape.size() == 3) {
-        members = shape[0], nt = shape[1], dims = shape[2];
-      } else if (shape.size() == 2) {
-        nt = shape[0], dims = shape[1];
-      } else if (shape.size() == 1) {
-        nt = shape[0];
-      } else {
-        throw InputError("-dataset: " + cfg.dataset + " in '" + cfg.data + "' has rank " +
-                         std::to_string(shape.size()) + "; expected [members, time, dims], [samples, dims] or [time]");
-      }
+      const auto shape = series_shape(file, cfg.dataset, "-dataset");
+      const std::size_t members = shape.members, nt = shape.nt, dims = shape.dims;
       if (nt < 16) throw InputError("-data: '" + cfg.data + "': " + cfg.dataset + " has fewer than 16 samples");
       if (static_cast<std::size_t>(cfg.variable) >= dims)
         throw InputError("-stats_variable: " + std::to_string(cfg.variable) + " but the data have " +
@@ -84,9 +145,13 @@ Metrics data_stats(const StatsConfig& cfg) {
       for (std::size_t j = 0; j < dims; ++j)
         if (names[j].empty()) names[j] = "v" + std::to_string(j);
 
-      const auto all = file.read(cfg.dataset);
-      for (double v : all)
-        if (!std::isfinite(v)) throw InputError("-data: '" + cfg.data + "': " + cfg.dataset + " has non-finite values");
+      std::vector<std::size_t> variables(dims);
+      for (std::size_t j = 0; j < dims; ++j) variables[j] = j;
+      const auto series = read_series(file, cfg.dataset, shape, variables, 0, nt);
+      for (const auto& s : series)
+        for (double v : s.values)
+          if (!std::isfinite(v))
+            throw InputError("-data: '" + cfg.data + "': " + cfg.dataset + " has non-finite values");
 
       make_output_directory("-output", cfg.output_dir);
       h5::OutputFile out(join_path(cfg.output_dir, "stats.h5"), MPI_COMM_SELF);
@@ -97,13 +162,7 @@ Metrics data_stats(const StatsConfig& cfg) {
 
       const std::size_t max_lag = std::min<std::size_t>(nt - 1, static_cast<std::size_t>(std::llround(cfg.max_lag_time / dt)));
       for (std::size_t j = 0; j < dims; ++j) {
-        Series s;
-        s.members = members;
-        s.nt = nt;
-        s.values.resize(members * nt);
-        for (std::size_t m = 0; m < members; ++m)
-          for (std::size_t i = 0; i < nt; ++i) s.values[m * nt + i] = all[(m * nt + i) * dims + j];
-
+        const Series& s = series[j];
         const bool primary = j == static_cast<std::size_t>(cfg.variable);
         const std::string suffix = "." + cfg.model + (primary ? "" : "." + names[j]);
         const auto mo = moments(s.values.data(), s.values.size());
@@ -114,11 +173,7 @@ Metrics data_stats(const StatsConfig& cfg) {
 
         const auto p = pdf(s.values.data(), s.values.size(), static_cast<std::size_t>(cfg.grid_points), 0, 0,
                            cfg.bandwidth);
-        std::vector<double> rho(max_lag + 1, 0.0);
-        for (std::size_t m = 0; m < members; ++m) {
-          const auto r = acf(s.member(m), nt, max_lag);
-          for (std::size_t k = 0; k <= max_lag; ++k) rho[k] += r[k] / static_cast<double>(members);
-        }
+        const auto rho = pooled_acf(s, max_lag);
         const double tau = integrated_time(rho, dt);
         metrics.set("tau_int" + suffix, tau);
 
@@ -135,12 +190,12 @@ Metrics data_stats(const StatsConfig& cfg) {
 
         if (!primary) continue;
         // Transitions, both definitions, per member; residence times pooled.
-        std::vector<double> res_h, res_w;
-        std::size_t count_h = 0, count_w = 0;
+        const auto hyst = pooled_transitions_hysteresis(s, dt, cfg.threshold);
+        const std::vector<double>& res_h = hyst.residence_times;
+        const std::size_t count_h = hyst.count;
+        std::vector<double> res_w;
+        std::size_t count_w = 0;
         for (std::size_t m = 0; m < members; ++m) {
-          const auto h = transitions_hysteresis(s.member(m), nt, dt, cfg.threshold);
-          res_h.insert(res_h.end(), h.residence_times.begin(), h.residence_times.end());
-          count_h += h.index.size();
           if (static_cast<double>(nt) * dt > 2 * cfg.window) {
             const auto w = transitions_windowed(s.member(m), nt, dt, cfg.threshold, cfg.window, cfg.min_separation);
             res_w.insert(res_w.end(), w.residence_times.begin(), w.residence_times.end());

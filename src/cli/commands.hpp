@@ -27,6 +27,9 @@ int stats(Session&);
 int lyapunov(Session&);
 int pipeline(Session&);
 int learn_score(Session&);
+int ensemble(Session&);
+int learn_drift(Session&);
+int evaluate(Session&);
 
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.

@@ -27,6 +27,9 @@ const msrom::cli::Command kCommands[] = {
     {"simulate", "DNS ensembles of a slow-fast system -> data.h5", msrom::cli::simulate},
     {"stats", "statistics of a data set: moments, PDF, ACF, transitions -> metrics.json", msrom::cli::stats},
     {"learn-score", "score of the invariant density (KGMM or DSM) -> model.h5", msrom::cli::learn_score},
+    {"learn-drift", "drift matrix Phi of the Langevin model (generator, ACF fit) -> model.h5", msrom::cli::learn_drift},
+    {"ensemble", "ensembles of the Langevin ROM (MPI, PETSc) -> rollouts.h5", msrom::cli::ensemble},
+    {"evaluate", "model rollouts against the data: KL, ACF, residence times -> metrics.json", msrom::cli::evaluate},
     {"lyapunov", "largest Lyapunov exponent of a system (Benettin)", msrom::cli::lyapunov},
     {"pipeline", "all stages of a case file, into one directory", msrom::cli::pipeline},
 };

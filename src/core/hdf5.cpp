@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 
 #include "msrom/core/comm.hpp"
 #include "msrom/core/errors.hpp"
@@ -194,8 +195,71 @@ OutputFile::OutputFile(const std::string& path, MPI_Comm comm) : path_(path), pa
   H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE);
 }
 
+OutputFile::OutputFile(const std::string& path, MPI_Comm comm, Reopen) : path_(path), part_(path + ".part"), comm_(comm) {
+  silence();
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  hid_t id = access(part_.c_str(), W_OK) == 0 ? H5Fopen(part_.c_str(), H5F_ACC_RDWR, fapl.get()) : -1;
+  int ok = id >= 0, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+  if (!all_ok) {
+    if (id >= 0) H5Fclose(id);
+    throw InputError("-restart: cannot reopen the interrupted output '" + part_ + "'");
+  }
+  file_ = Handle(id, H5Fclose);
+  xfer_ = Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE);
+}
+
+OutputFile::OutputFile(const std::string& path, MPI_Comm comm, const Update& update)
+    : path_(path), part_(path + ".part"), comm_(comm) {
+  silence();
+  int copied = 0;
+  if (rank(comm) == 0) {
+    std::ifstream in(path, std::ios::binary);
+    std::ofstream out(part_, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+    copied = in.good() && out.good() ? 1 : 0;
+    if (!copied) std::remove(part_.c_str());
+  }
+  MPI_Bcast(&copied, 1, MPI_INT, 0, comm);
+  if (!copied) throw InputError(update.option + ": cannot read '" + path + "' or write '" + part_ + "'");
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  hid_t id = H5Fopen(part_.c_str(), H5F_ACC_RDWR, fapl.get());
+  int ok = id >= 0, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+  if (!all_ok) {
+    if (id >= 0) H5Fclose(id);
+    if (rank(comm) == 0) std::remove(part_.c_str());
+    throw InputError(update.option + ": '" + path + "' is not an HDF5 file");
+  }
+  file_ = Handle(id, H5Fclose);
+  xfer_ = Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE);
+}
+
+void OutputFile::remove(const std::string& object) {
+  if (H5Lexists(id(), object.c_str(), H5P_DEFAULT) > 0) check(H5Ldelete(id(), object.c_str(), H5P_DEFAULT), "remove " + object);
+}
+
+Handle OutputFile::open(const std::string& dataset) const {
+  return Handle(check(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), "open dataset " + dataset), H5Dclose);
+}
+
+void OutputFile::flush() {
+  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) throw RuntimeError("HDF5: cannot flush '" + part_ + "'");
+}
+
+void OutputFile::keep() {
+  flush();
+  xfer_.reset();
+  file_.reset();
+  kept_ = true;
+}
+
 OutputFile::~OutputFile() {
-  if (committed_) return;
+  if (committed_ || kept_) return;
   xfer_.reset();
   file_.reset();
   if (rank(comm_) == 0) std::remove(part_.c_str());
@@ -251,6 +315,9 @@ void OutputFile::write_slab(const Handle& d, const Shape& offset, const Shape& c
 
 void OutputFile::write(const std::string& dataset, const Shape& shape, const double* data) {
   Handle d = create(dataset, shape);
+  hsize_t total = 1;
+  for (auto s : shape) total *= s;
+  if (total == 0) return;  // an empty dataset: nothing to write (and HDF5 rejects empty writes)
   Shape zero(shape.size(), 0), count = shape;
   if (rank(comm_) != 0)
     for (auto& c : count) c = 0;

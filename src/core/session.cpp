@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <petscsys.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,12 +16,9 @@ namespace {
 std::string g_command_line;
 std::vector<std::string> g_cli_keys;
 
-// PETSc's rule for what is an option key: starts with '-' and is not a number.
+// An option key is a dash followed by a letter (PETSc's rule): "-0.8,0.8" and "-1e-3" are values.
 bool is_key(const std::string& s) {
-  if (s.size() < 2 || s[0] != '-') return false;
-  char* end = nullptr;
-  std::strtod(s.c_str(), &end);
-  return *end != '\0';
+  return s.size() >= 2 && s[0] == '-' && std::isalpha(static_cast<unsigned char>(s[1]));
 }
 }  // namespace
 

@@ -51,6 +51,25 @@ ScoreModel ScoreModel::load(const h5::File& f) {
   m.method = f.read_string_attribute("/score/mlp", "method");
   if (m.eps_hat.input_dim() != m.dim() || m.eps_hat.output_dim() != m.dim())
     throw InputError("'" + f.path() + "': /score/mlp does not map R^" + std::to_string(m.dim()) + " to itself");
+  if (m.method == "kgmm" && f.exists("/score/centroids")) {
+    // [K, d] row-major on disk = d x K column-major in memory.
+    const auto k = static_cast<Eigen::Index>(f.shape("/score/centroids")[0]);
+    auto matrix = [&](const char* name) {
+      const auto v = f.read(name);
+      if (static_cast<Eigen::Index>(v.size()) != k * m.dim()) throw InputError("'" + f.path() + "': " + name + " is not [K, d]");
+      return Eigen::MatrixXd(Eigen::Map<const Eigen::MatrixXd>(v.data(), m.dim(), k));
+    };
+    auto vector = [&](const char* name) {
+      const auto v = f.read(name);
+      if (static_cast<Eigen::Index>(v.size()) != k) throw InputError("'" + f.path() + "': " + name + " is not [K]");
+      return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(v.data(), k));
+    };
+    m.clusters.centroids = matrix("/score/centroids");
+    m.clusters.score = matrix("/score/values");
+    m.clusters.noise_mean = -m.clusters.score * m.sigma;
+    m.clusters.divergence = vector("/score/divergence");
+    m.clusters.counts = vector("/score/counts");
+  }
   return m;
 }
 
@@ -107,19 +126,15 @@ LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
 }
 
 // ---------------------------------------------------------------------------------------------- learning
-namespace {
-
-// The training shard of this rank and the validation samples (rank 0), in physical units.
-struct Split {
-  Eigen::MatrixXd train;       // d x n_local
-  std::vector<double> valid0;  // rank 0: first variable of every member's validation part
-  std::int64_t n_train = 0, n_valid = 0, members = 1, nt = 0, nt_train = 0;
-};
-
-Split read_split(const LearnScoreConfig& cfg, MPI_Comm comm) {
+TrainingData read_training_data(const std::string& data, const std::string& dataset, double train_fraction,
+                                std::int64_t min_samples, MPI_Comm comm) {
+  struct {
+    std::string data, dataset;
+    double train_fraction;
+  } cfg{data, dataset, train_fraction};
   const auto f = h5::File::open(cfg.data, "-data");
   const auto shape = f.shape(cfg.dataset);
-  Split s;
+  TrainingData s;
   hsize_t d = 1;
   if (shape.size() == 3) {
     s.members = static_cast<std::int64_t>(shape[0]);
@@ -136,10 +151,18 @@ Split read_split(const LearnScoreConfig& cfg, MPI_Comm comm) {
   s.nt_train = static_cast<std::int64_t>(std::floor(cfg.train_fraction * static_cast<double>(s.nt)));
   s.n_train = s.members * s.nt_train;
   s.n_valid = s.members * (s.nt - s.nt_train);
-  if (s.n_train < cfg.kgmm.clusters)
+  if (s.n_train < min_samples)
     throw InputError("-data: '" + cfg.data + "' has " + std::to_string(s.n_train) + " training samples, fewer than -score_clusters");
+  if (f.exists("/time") && f.shape("/time")[0] >= 2) {
+    const auto t = f.read_slab("/time", {0}, {2});
+    s.sample_dt = t[1] - t[0];
+    if (!(s.sample_dt > 0)) throw InputError("-data: '" + cfg.data + "': /time is not increasing");
+  }
   const auto mine = block_range(s.n_train, size(comm), rank(comm));
   s.train.resize(static_cast<Eigen::Index>(d), mine.count());
+  s.series_start.assign(static_cast<std::size_t>(mine.count()), 0);
+  for (std::int64_t g = mine.begin; g < mine.end; ++g)
+    s.series_start[g - mine.begin] = (g == mine.begin || g % s.nt_train == 0) ? 1 : 0;
   // A rank's global block may span members: read one slab per member.
   std::int64_t g = mine.begin;
   while (g < mine.end) {
@@ -163,11 +186,9 @@ Split read_split(const LearnScoreConfig& cfg, MPI_Comm comm) {
   return s;
 }
 
-}  // namespace
-
 Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   // 1. Data: split, normalisation from the training part (all-reduced moments).
-  Split s = read_split(cfg, comm);
+  TrainingData s = read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, cfg.kgmm.clusters, comm);
   const int d = static_cast<int>(s.train.rows());
   Eigen::VectorXd sum = s.train.rowwise().sum();
   MPI_Allreduce(MPI_IN_PLACE, sum.data(), d, MPI_DOUBLE, MPI_SUM, comm);

@@ -67,7 +67,17 @@ class File {
 class OutputFile {
  public:
   OutputFile(const std::string& path, MPI_Comm comm);
-  ~OutputFile();  // removes the .part file unless committed
+  // Reopens the path + ".part" of an interrupted run for writing (restart from a checkpoint); InputError if
+  // it is missing or unreadable.
+  struct Reopen {};
+  OutputFile(const std::string& path, MPI_Comm comm, Reopen);
+  // Adds to an existing complete file: copies it to path + ".part", opens that for writing; commit()
+  // replaces the original. `option` names the option that gave the path (InputError if unreadable).
+  struct Update {
+    std::string option;
+  };
+  OutputFile(const std::string& path, MPI_Comm comm, const Update& update);
+  ~OutputFile();  // removes the .part file unless committed (or kept)
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
@@ -91,6 +101,14 @@ class OutputFile {
   void attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values);
   void attribute(const std::string& object, const std::string& name, const std::vector<double>& values);
 
+  // Opens an existing dataset of the file.
+  Handle open(const std::string& dataset) const;
+  // Removes an object (dataset or group) if it exists.
+  void remove(const std::string& object);
+  // Flushes everything written so far to disk (collective): the .part is consistent up to here.
+  void flush();
+  // Closes the file but keeps the .part (a checkpointed run continues it later).
+  void keep();
   // Closes the file and renames it to its final name (collective).
   void commit();
   const std::string& path() const { return path_; }
@@ -99,7 +117,7 @@ class OutputFile {
   std::string path_, part_;
   MPI_Comm comm_;
   Handle file_, xfer_;
-  bool committed_ = false;
+  bool committed_ = false, kept_ = false;
   Handle open_object(const std::string& object) const;
   void ensure_groups(const std::string& dataset);
 };

@@ -65,6 +65,19 @@ LearnScoreConfig read_learn_score_options(const Options& opts, bool read_paths =
 // 1-D, kl.score_density = KL(validation data PDF || density implied by the learned score).
 Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm);
 
+// A data set split for learning: the first train_fraction of every member's series trains. Each rank
+// holds a contiguous block of the training samples (physical units), rank 0 also the validation part of
+// the first variable.
+struct TrainingData {
+  Eigen::MatrixXd train;           // d x n_local
+  std::vector<char> series_start;  // per local column: a new series (member) starts here
+  std::vector<double> valid0;      // rank 0: first variable of every member's validation part
+  std::int64_t n_train = 0, n_valid = 0, members = 1, nt = 0, nt_train = 0;
+  double sample_dt = 1;            // from /time (1 if absent)
+};
+TrainingData read_training_data(const std::string& data, const std::string& dataset, double train_fraction,
+                                std::int64_t min_samples, MPI_Comm comm);
+
 // The density implied by a 1-D score on a grid: p ~ exp(int s), normalised by the trapezoid rule.
 Eigen::VectorXd implied_density_1d(const ScoreModel& model, const std::vector<double>& grid_u);
 

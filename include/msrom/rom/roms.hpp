@@ -1,0 +1,56 @@
+#pragma once
+// The reduced-order models the ensemble engine runs (rom/ensemble.hpp), chosen by -model:
+//
+//   FILE.h5      the learned Langevin model: drift Phi s(u) with the MLP score, noise Sigma (model.h5
+//                from learn-score + learn-drift)
+//   ou           analytic Ornstein-Uhlenbeck: s(u) = -u, Phi = -ensemble_phi: stationary N(0, 1); the EM
+//                chain's own stationary variance is 1 / (1 - Phi dt / 2), its ACF (1 - Phi dt)^k exactly
+//   double_well  analytic s(u) = 2u - u^3 (p ~ exp(u^2 - u^4/4)), Phi = -ensemble_phi
+#include <memory>
+#include <string>
+
+#include "msrom/rom/ensemble.hpp"
+#include "msrom/rom/langevin.hpp"
+
+namespace msrom::rom {
+
+class LangevinRom final : public Rom {
+ public:
+  explicit LangevinRom(LangevinModel m) : m_(std::move(m)) {}
+  std::string name() const override { return "langevin"; }
+  int dim() const override { return m_.dim(); }
+  void drift(double, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) override {
+    m_.drift(U, F, ws_);
+  }
+  const Eigen::MatrixXd& noise_factor() const override { return m_.sigma; }
+  const Eigen::VectorXd& mean() const override { return m_.score.mean; }
+  const Eigen::VectorXd& std() const override { return m_.score.std; }
+  const LangevinModel& model() const { return m_; }
+
+ private:
+  LangevinModel m_;
+  nn::Workspace ws_;
+};
+
+class AnalyticRom final : public Rom {
+ public:
+  AnalyticRom(std::string kind, double phi);
+  std::string name() const override { return kind_; }
+  int dim() const override { return 1; }
+  void drift(double, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) override;
+  const Eigen::MatrixXd& noise_factor() const override { return sigma_; }
+  const Eigen::VectorXd& mean() const override { return zero_; }
+  const Eigen::VectorXd& std() const override { return one_; }
+
+ private:
+  std::string kind_;
+  double phi_;
+  Eigen::MatrixXd sigma_;
+  Eigen::VectorXd zero_ = Eigen::VectorXd::Zero(1), one_ = Eigen::VectorXd::Ones(1);
+};
+
+// -model FILE | ou | double_well (with -ensemble_phi for the analytic ones, -langevin_phi to choose
+// generator|acf for a file); reads its options at once so -help lists them.
+std::unique_ptr<Rom> make_rom(const std::string& model, const Options& opts);
+
+}  // namespace msrom::rom
