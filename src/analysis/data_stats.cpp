@@ -94,11 +94,17 @@ std::vector<Series> read_series(const h5::File& file, const std::string& dataset
 }
 
 std::vector<double> pooled_acf(const Series& s, std::size_t max_lag) {
-  std::vector<double> rho(max_lag + 1, 0.0);
+  // About the members' common mean (statistics.hpp, autocovariance_sums), normalised by the pooled C(0).
+  double mean = 0;
+  for (std::size_t m = 0; m < s.members; ++m) mean += moments(s.member(m), s.nt).mean / static_cast<double>(s.members);
+  std::vector<double> c(max_lag + 1, 0.0);
   for (std::size_t m = 0; m < s.members; ++m) {
-    const auto r = acf(s.member(m), s.nt, max_lag);
-    for (std::size_t k = 0; k <= max_lag; ++k) rho[k] += r[k] / static_cast<double>(s.members);
+    const auto a = autocovariance_sums(s.member(m), s.nt, max_lag, mean);
+    for (std::size_t k = 0; k <= max_lag; ++k) c[k] += a[k];
   }
+  if (!(c[0] > 0)) throw std::invalid_argument("acf: the series has zero variance (or is not finite)");
+  std::vector<double> rho(max_lag + 1);
+  for (std::size_t k = 0; k <= max_lag; ++k) rho[k] = c[k] / c[0];
   return rho;
 }
 

@@ -203,11 +203,10 @@ Pdf pdf(const double* x, std::size_t n, std::size_t grid_points, double lo, doub
   return out;
 }
 
-std::vector<double> acf(const double* x, std::size_t n, std::size_t max_lag) {
+std::vector<double> autocovariance_sums(const double* x, std::size_t n, std::size_t max_lag, double mu) {
   require(x != nullptr && n > 0, "acf: no samples");
   require(max_lag < n, "acf: max_lag must be smaller than the number of samples");
   const std::size_t L = max_lag;
-  const double mu = mean_of(x, n, 1);
 
   const std::size_t M = std::min(next_pow2(std::max<std::size_t>(4 * (L + 1), std::size_t{1} << 16)),
                                  std::max<std::size_t>(4, next_pow2(n + L)));
@@ -248,12 +247,19 @@ std::vector<double> acf(const double* x, std::size_t n, std::size_t max_lag) {
     fft.inv(a.data(), acc.data(), nfft);
   }
 
+  a.resize(L + 1);
+  return a;
+}
+
+std::vector<double> acf(const double* x, std::size_t n, std::size_t max_lag) {
+  require(x != nullptr && n > 0, "acf: no samples");
+  const auto a = autocovariance_sums(x, n, max_lag, mean_of(x, n, 1));
   const double c0 = a[0];
   // A constant series gives exactly 0 (its mean is exact, see mean_of); NaN samples fail here too.
   require(c0 > 0, "acf: the series has zero variance (or is not finite)");
-  std::vector<double> rho(L + 1);
+  std::vector<double> rho(max_lag + 1);
   rho[0] = 1;
-  for (std::size_t k = 1; k <= L; ++k) rho[k] = a[k] / c0;
+  for (std::size_t k = 1; k <= max_lag; ++k) rho[k] = a[k] / c0;
   return rho;
 }
 

@@ -35,6 +35,10 @@ Pdf pdf(const double* x, std::size_t n, std::size_t grid_points, double lo = 0, 
 
 // rho(0..max_lag) (max_lag < n). rho(0) = 1.
 std::vector<double> acf(const double* x, std::size_t n, std::size_t max_lag);
+// sum_{i=0}^{n-1-k} (x_i - mean)(x_{i+k} - mean), k = 0..max_lag, about a GIVEN mean (by FFT, as acf).
+// Pooling members of one stationary process about their common mean avoids the bias of subtracting each
+// short member's own mean (rho lowered by ~2 tau / T per lag).
+std::vector<double> autocovariance_sums(const double* x, std::size_t n, std::size_t max_lag, double mean);
 double integrated_time(const std::vector<double>& rho, double dt);
 
 struct Transitions {

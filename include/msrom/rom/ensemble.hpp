@@ -57,9 +57,9 @@ struct EnsembleConfig {
   double dt = 1e-2, burn_in = 10;
   std::int64_t steps = 0;            // after burn-in
   std::int64_t save_every = 10;      // trajectory samples (0: none)
-  std::int64_t stats_every = 1;      // streaming-statistics samples
+  std::int64_t stats_every = 10;     // streaming-statistics samples
   std::int64_t checkpoint_every = 0; // steps (0: only on signals)
-  double max_lag = 200, threshold = 0.7, bound = 50;  // ACF lag (time), wells (physical), divergence (|u|)
+  double max_lag = 100, threshold = 0.7, bound = 50;  // ACF lag (time), wells (physical), divergence (|u|)
   double hist_lo = 0, hist_hi = 0;   // histogram range (physical); default mean +- 8 std
   long bins = 2048;
   std::string integrator = "ts", output = "rollouts.h5", checkpoint, model;

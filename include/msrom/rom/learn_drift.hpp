@@ -22,7 +22,7 @@ struct LearnDriftConfig {
   double train_fraction = 0.8, lag = 1.0;  // lag: in the plateau of Phi(lag), docs/langevin.md
   // The short ensemble that measures the model's integrated time at Phi_generator.
   std::int64_t fit_members = 64;
-  double fit_time = 2000, fit_dt = 1e-3, max_lag = 100;
+  double fit_time = 2000, fit_dt = 5e-3, max_lag = 100;
   std::uint64_t seed = 1;
 };
 LearnDriftConfig read_learn_drift_options(const Options& opts, bool read_paths = true);
