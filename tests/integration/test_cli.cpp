@@ -251,3 +251,62 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
   CHECK(r.err.find("msrom simulate: -ts_dt: must be > 0") != std::string::npos);
   CHECK(r.err.find("-ts_dt", r.err.find("-ts_dt") + 1) == std::string::npos);
 }
+
+TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for bit; kill -9 keeps the checkpoint",
+          "[integration][restart]") {
+  // ~2 s of work, so that a signal after 0.7 s lands mid-run.
+  const std::string base = "ensemble -model double_well -ensemble_phi 0.7 -members 200 -ts_dt 0.01 -ts_max_time 4000 "
+                           "-ensemble_save_every 500 -ensemble_stats_every 10 -ensemble_max_lag 1 -seed 5 ";
+  const std::string ref = scratch() + "/ens_ref.h5";
+  REQUIRE(run(base + "-output " + ref).code == 0);
+  const auto want_state = msrom::h5::File::open(ref).read("/ensemble/state");
+  const auto want_hist = msrom::h5::File::open(ref).read("/ensemble/stats/histogram");
+  const auto want_acf = msrom::h5::File::open(ref).read("/ensemble/stats/acf/rho");
+
+  auto check_same = [&](const std::string& out) {
+    const auto f = msrom::h5::File::open(out);
+    CHECK(f.read("/ensemble/state") == want_state);
+    CHECK(f.read("/ensemble/stats/histogram") == want_hist);
+    CHECK(f.read("/ensemble/stats/acf/rho") == want_acf);
+    CHECK_FALSE(exists(out + ".ckpt"));  // removed when the run completes
+    CHECK_FALSE(exists(out + ".part"));
+  };
+  // Runs `msrom <args>` in the background, sends `sig` after `delay` seconds, returns the exit code.
+  auto interrupted = [&](const std::string& args, const char* sig, const char* delay, int np = 0) {
+    const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
+    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; sleep " +
+                            delay + "; kill -" + sig + " $p; wait $p; exit $?'";
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+
+  SECTION("SIGTERM, one rank") {
+    const std::string out = scratch() + "/ens_term.h5";
+    CHECK(interrupted(base + "-output " + out, "TERM", "0.7") == 3);
+    CHECK(exists(out + ".ckpt"));
+    CHECK_FALSE(exists(out));
+    const auto r = run(base + "-restart -output " + out);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    check_same(out);
+  }
+  SECTION("SIGUSR1 through mpiexec, two ranks (the same ensemble on 2 ranks equals the 1-rank run)") {
+    const std::string out = scratch() + "/ens_usr1.h5";
+    CHECK(interrupted(base + "-output " + out, "USR1", "1.0", 2) == 3);
+    const auto r = run(base + "-restart -output " + out, 2);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto f = msrom::h5::File::open(out);
+    CHECK(f.read("/ensemble/state") == want_state);
+  }
+  SECTION("kill -9 between periodic checkpoints") {
+    const std::string out = scratch() + "/ens_kill.h5";
+    CHECK(interrupted(base + "-ensemble_checkpoint_every 20000 -output " + out, "9", "1.0") == 137);
+    REQUIRE(exists(out + ".ckpt"));
+    CHECK_FALSE(exists(out));
+    const auto r = run(base + "-ensemble_checkpoint_every 20000 -restart -output " + out);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    check_same(out);
+  }
+}
