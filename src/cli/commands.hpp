@@ -35,6 +35,11 @@ int evaluate(Session&);
 // rejects options that nothing read (InputError) and returns false.
 bool finish_options(const char* usage);
 
+// Runs a plotting tool of tools/ with Debian's python (/usr/bin/python3, or $MSROM_PYTHON; tools from
+// $MSROM_TOOLS_DIR or the source tree): `args` is appended, already quoted. A failure is a warning, not an
+// error: the numbers are in metrics.json either way.
+void run_figures(const std::string& script, const std::string& args);
+
 // Prints a metrics table on rank 0.
 void print_metrics(const Metrics& m);
 

@@ -1,9 +1,24 @@
 #include <petscsys.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "commands.hpp"
 #include "msrom/core/options.hpp"
 
 namespace msrom::cli {
+
+void run_figures(const std::string& script, const std::string& args) {
+  const std::string tools = std::getenv("MSROM_TOOLS_DIR") ? std::getenv("MSROM_TOOLS_DIR") : std::string(MSROM_SOURCE_DIR) + "/tools";
+  const std::string py = std::getenv("MSROM_PYTHON") ? std::getenv("MSROM_PYTHON") : "/usr/bin/python3";
+  const std::string cmd = "'" + py + "' '" + join_path(tools, script) + "' " + args;
+  std::fflush(stdout);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0)
+    std::fprintf(stderr, "msrom: warning: '%s' failed (exit %d); figures missing, metrics are complete\n", cmd.c_str(),
+                 WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+}
 
 bool finish_options(const char* usage) {
   if (help_requested()) {

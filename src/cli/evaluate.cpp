@@ -20,28 +20,6 @@
 
 namespace msrom::cli {
 
-namespace {
-
-// TODO(move): same as pipeline.cpp run_figures (and tools_dir); to be shared from common.cpp.
-std::string tools_dir() {
-  if (const char* env = std::getenv("MSROM_TOOLS_DIR")) return env;
-  return std::string(MSROM_SOURCE_DIR) + "/tools";
-}
-
-// TODO(move): same as pipeline.cpp run_figures
-// Runs a plotting tool with Debian's python (which has h5py and matplotlib); a failure is reported, not
-// fatal: the numbers are in metrics.json either way.
-void run_figures(const std::string& script, const std::string& args) {
-  const std::string py = std::getenv("MSROM_PYTHON") ? std::getenv("MSROM_PYTHON") : "/usr/bin/python3";
-  const std::string cmd = "'" + py + "' '" + join_path(tools_dir(), script) + "' " + args;
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0)
-    std::fprintf(stderr, "evaluate: warning: '%s' failed (exit %d); figures missing, metrics are complete\n",
-                 cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
-}
-
-}  // namespace
-
 int evaluate(Session& session) {
   Options opts("evaluate");
   const auto cfg = analysis::read_evaluate_options(opts);

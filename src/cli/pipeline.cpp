@@ -20,6 +20,9 @@
 #include "msrom/core/errors.hpp"
 #include "msrom/core/files.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/analysis/evaluate.hpp"
+#include "msrom/rom/learn_drift.hpp"
+#include "msrom/rom/roms.hpp"
 #include "msrom/score/score_model.hpp"
 #include "msrom/systems/simulate.hpp"
 
@@ -34,22 +37,6 @@ void heading(const std::string& text) {
   std::fflush(stdout);
 }
 
-std::string tools_dir() {
-  if (const char* env = std::getenv("MSROM_TOOLS_DIR")) return env;
-  return std::string(MSROM_SOURCE_DIR) + "/tools";
-}
-
-// Runs a plotting tool with Debian's python (which has h5py and matplotlib); a failure is reported, not
-// fatal: the numbers are in metrics.json either way.
-void run_figures(const std::string& script, const std::string& args) {
-  const std::string py = std::getenv("MSROM_PYTHON") ? std::getenv("MSROM_PYTHON") : "/usr/bin/python3";
-  const std::string cmd = "'" + py + "' '" + join_path(tools_dir(), script) + "' " + args;
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0)
-    std::fprintf(stderr, "pipeline: warning: '%s' failed (exit %d); figures missing, metrics are complete\n",
-                 cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
-}
-
 }  // namespace
 
 int pipeline(Session&) {
@@ -57,15 +44,20 @@ int pipeline(Session&) {
   Options p("pipeline");
   const std::string dir = p.string("output", "run", "output directory");
   const auto stages = p.strings("pipeline_stages", {"simulate", "stats"}, "stages to run, in order "
-                                "(simulate, stats, lyapunov, learn-score)");
+                                "(simulate, stats, lyapunov, learn-score, learn-drift, ensemble, evaluate)");
   const bool figures = p.flag("pipeline_figures", true, "draw PNG figures with tools/ (python3-matplotlib)");
-  bool do_sim = false, do_stats = false, do_lyap = false, do_score = false;
+  bool do_sim = false, do_stats = false, do_lyap = false, do_score = false, do_drift = false, do_ens = false,
+       do_eval = false;
   for (const auto& s : stages) {
     if (s == "simulate") do_sim = true;
     else if (s == "stats") do_stats = true;
     else if (s == "lyapunov") do_lyap = true;
     else if (s == "learn-score") do_score = true;
-    else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov, learn-score)");
+    else if (s == "learn-drift") do_drift = true;
+    else if (s == "ensemble") do_ens = true;
+    else if (s == "evaluate") do_eval = true;
+    else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov, learn-score, "
+                          "learn-drift, ensemble, evaluate)");
   }
   Options sys("system");
   auto system = systems::make_system(sys);
@@ -77,6 +69,14 @@ int pipeline(Session&) {
   const auto lyap = read_lyapunov_options(lyap_opts, false);
   Options score_opts("learn-score");
   auto score_cfg = score::read_learn_score_options(score_opts, false);
+  Options drift_opts("learn-drift");
+  auto drift_cfg = rom::read_learn_drift_options(drift_opts, false);
+  Options ens_opts("ensemble");
+  auto ens_cfg = rom::read_ensemble_options(ens_opts, false, "ensemble_");
+  const double ens_phi = ens_opts.positive("ensemble_phi", 1.0, "Phi of the analytic models (ou, double_well)");
+  (void)ens_phi;  // read here so a case file may set it; the pipeline's ensemble is the learned model
+  Options eval_opts("evaluate");
+  auto eval_cfg = analysis::read_evaluate_options(eval_opts, false);
   if (finish_options("usage: msrom pipeline -options_file_yaml inputs/CASE.yaml -output DIR")) return 0;
 
   make_output_directory("-output", dir);
@@ -85,6 +85,14 @@ int pipeline(Session&) {
   st.output_dir = dir;
   score_cfg.data = sim.output;
   score_cfg.output = join_path(dir, "model.h5");
+  drift_cfg.data = sim.output;
+  drift_cfg.model = score_cfg.output;
+  ens_cfg.model = score_cfg.output;
+  ens_cfg.output = join_path(dir, "rollouts.h5");
+  ens_cfg.checkpoint = ens_cfg.output + ".ckpt";
+  eval_cfg.data = sim.output;
+  eval_cfg.rollouts = ens_cfg.output;
+  eval_cfg.output_dir = dir;
   Metrics metrics;
 
   // 2. The stages, in the order of the data flow.
@@ -108,10 +116,37 @@ int pipeline(Session&) {
     metrics.merge(score::learn_score(score_cfg, MPI_COMM_WORLD));
   }
 
+  if (do_drift) {
+    heading("learn-drift -> " + drift_cfg.model + " (/langevin)");
+    metrics.merge(rom::learn_drift(drift_cfg, MPI_COMM_WORLD));
+  }
+  if (do_ens) {
+    heading("ensemble of " + ens_cfg.model + " -> " + ens_cfg.output);
+    Options rom_opts("ensemble");
+    auto model = rom::make_rom(ens_cfg.model, rom_opts);
+    rom::install_signal_handlers();
+    const auto r = rom::run_ensemble(*model, ens_cfg, MPI_COMM_WORLD);
+    if (r.interrupted) return rom::kExitCheckpointed;
+    metrics.set("ensemble_seconds", r.seconds);
+    metrics.set("ensemble_member_steps_per_second", r.member_steps_per_second);
+    // The streaming statistics as <metric>.<model>_stream (evaluate reports the trajectories' below).
+    for (const auto& [k, v] : r.metrics.values()) metrics.set(k + "_stream", v);
+  }
+  if (do_eval) {
+    heading("evaluate " + eval_cfg.rollouts + " against " + eval_cfg.data);
+    // evaluate's data metrics come from the validation part: keep stats' full-data ones under .data.
+    const Metrics evaluated = analysis::evaluate(eval_cfg);
+    for (const auto& [k, v] : evaluated.values()) {
+      const auto dot = k.rfind(".data");
+      metrics.set(dot != std::string::npos && dot + 5 == k.size() ? k.substr(0, dot) + ".data_validation" : k, v);
+    }
+  }
+
   // 3. One merged metrics.json, the figures, the table.
   if (rank() == 0) {
     metrics.write(join_path(dir, "metrics.json"));
-    if (figures && (do_stats || do_score)) heading("figures -> " + join_path(dir, "figures"));
+    if (figures && (do_stats || do_score || do_eval)) heading("figures -> " + join_path(dir, "figures"));
+    if (figures && do_eval) run_figures("plot_evaluate.py", "'" + dir + "'");
     if (figures && do_stats) run_figures("plot_stats.py", "'" + dir + "'");
     if (figures && do_score)
       run_figures("plot_score.py", "'" + score_cfg.output + "' --data '" + score_cfg.data + "' --out '" +

@@ -425,18 +425,18 @@ void install_signal_handlers() {
   std::signal(SIGUSR1, on_signal);
 }
 
-EnsembleConfig read_ensemble_options(const Options& o, bool read_paths) {
+EnsembleConfig read_ensemble_options(const Options& o, bool read_paths, const std::string& common) {
   EnsembleConfig c;
   if (read_paths) {
     c.model = o.string("model", "", "model file (learn-score + learn-drift), or ou / double_well (analytic)");
     c.output = o.string("output", c.output, "output rollouts file");
     check_output_path("-output", c.output);
   }
-  c.members = o.integer("members", c.members, "ensemble members", 1);
+  c.members = o.integer(common + "members", c.members, "ensemble members", 1);
   c.seed = static_cast<std::uint64_t>(o.integer("seed", 1, "random seed (initial conditions, noise)", 0));
-  c.dt = o.positive("ts_dt", c.dt, "Euler-Maruyama time step");
-  const double max_time = o.positive("ts_max_time", 1000.0, "integration time after burn-in");
-  const long max_steps = o.integer("ts_max_steps", 0, "steps after burn-in (overrides -ts_max_time)", 0);
+  c.dt = o.positive(common + "ts_dt", c.dt, "Euler-Maruyama time step");
+  const double max_time = o.positive(common + "ts_max_time", 1000.0, "integration time after burn-in");
+  const long max_steps = o.integer(common + "ts_max_steps", 0, "steps after burn-in (overrides -ts_max_time)", 0);
   c.steps = max_steps > 0 ? max_steps : static_cast<std::int64_t>(std::llround(max_time / c.dt));
   c.burn_in = o.real("ensemble_burn_in", c.burn_in, "time integrated before saving and statistics", 0.0);
   c.save_every = o.integer("ensemble_save_every", c.save_every, "save the state every k steps (0: no trajectories)", 0);

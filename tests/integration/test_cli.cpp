@@ -160,6 +160,17 @@ TEST_CASE("pipeline on the ci bistable case matches the reference statistics", "
   CHECK(model.read_double_attribute("/score/values", "sigma") == 0.05);
   CHECK(model.read("/normalization/std")[0] == Approx(m.get("std.data")).epsilon(0.05));
   CHECK(model.exists("/score/mlp/params"));
+  // learn-drift, ensemble, evaluate: the Langevin model against the data. The ci data are short (see
+  // above), so the bounds are loose; the paper-size acceptance figures are in docs/langevin.md.
+  CHECK(model.exists("/langevin/Phi"));
+  CHECK(model.read_string_attribute("/langevin/Phi", "source") == "acf");
+  CHECK(m.get("phi_acf") > 0);
+  CHECK(m.get("kl.langevin") < 0.15);
+  CHECK(m.get("residence_time_ratio.langevin") == Approx(1).margin(0.35));
+  CHECK(m.get("diverged.langevin") == 0);
+  CHECK(exists(dir + "/rollouts.h5"));
+  CHECK(exists(dir + "/figures/pdf_overlay.png"));
+  CHECK(exists(dir + "/figures/acf_overlay.png"));
 }
 
 TEST_CASE("learn-score: dsm behind the same interface; kgmm agrees across rank counts", "[integration]") {

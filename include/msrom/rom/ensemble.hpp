@@ -66,7 +66,9 @@ struct EnsembleConfig {
   bool restart = false;
   ProgressMode progress = ProgressMode::automatic;
 };
-EnsembleConfig read_ensemble_options(const Options& opts, bool read_paths = true);
+// `common` prefixes the names shared with other commands (-members, -ts_dt, -ts_max_time, -ts_max_steps):
+// "" for `msrom ensemble`, "ensemble_" in a pipeline, whose simulate stage owns the plain names.
+EnsembleConfig read_ensemble_options(const Options& opts, bool read_paths = true, const std::string& common = "");
 
 struct EnsembleResult {
   Metrics metrics;                  // streaming statistics: <metric>.<rom name>
