@@ -3,7 +3,7 @@
 
 Reads DIR/evaluate.h5 (required) and DIR/metrics.json (optional: KL, ACF error and residence-time ratio in
 the legends) and writes DIR/figures/pdf_overlay.png (KDEs, linear and log scale), acf_overlay.png and
-residence.png (residence-time distributions, log-y). Needs Debian's python3-h5py, python3-matplotlib and
+residence_overlay.png (residence-time distributions, log-y). Needs Debian's python3-h5py, python3-matplotlib and
 python3-numpy, hence /usr/bin/python3.
 
 Sample run:
@@ -11,7 +11,7 @@ Sample run:
     $ /usr/bin/python3 tools/plot_evaluate.py /tmp/eval
     figure: /tmp/eval/figures/pdf_overlay.png
     figure: /tmp/eval/figures/acf_overlay.png
-    figure: /tmp/eval/figures/residence.png
+    figure: /tmp/eval/figures/residence_overlay.png
 """
 import argparse
 import json
@@ -133,7 +133,7 @@ def plot_residence(ev, metrics, path):
     res = {m: r[np.isfinite(r) & (r >= 0)] for m, r in ((m, ev["per"][m]["residence_times"]) for m in ev["models"])}
     res = {m: r for m, r in res.items() if len(r) >= 2}
     if not res:
-        print("note: residence.png skipped: fewer than 2 residence times for every series")
+        print("note: residence_overlay.png skipped: fewer than 2 residence times for every series")
         return
     top = max(np.percentile(r, 99.5) for r in res.values())
     # Bins for the smallest sample: ~2 sqrt(n), 8 to 40.
@@ -170,7 +170,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     plot_pdf(ev, metrics, os.path.join(out, "pdf_overlay.png"))
     plot_acf(ev, metrics, os.path.join(out, "acf_overlay.png"))
-    plot_residence(ev, metrics, os.path.join(out, "residence.png"))
+    plot_residence(ev, metrics, os.path.join(out, "residence_overlay.png"))
     return 0
 
 

@@ -12,5 +12,5 @@ OUT=${OUT:-runs/quickstart}
 NP=${NP:-2}
 mpiexec -n "$NP" build/msrom pipeline -options_file_yaml "$CASE" -output "$OUT"
 echo
-echo "quickstart: outputs in $OUT/ (data.h5, stats.h5, model.h5, metrics.json)"
+echo "quickstart: outputs in $OUT/ (data.h5, stats.h5, model.h5, rollouts.h5, metrics.json)"
 ls "$OUT"/figures/*.png 2>/dev/null | sed 's/^/  figure: /' || true
