@@ -294,128 +294,107 @@ std::string fmt(double v) {
 }  // namespace
 
 Metrics evaluate(const EvaluateConfig& cfg) {
-  Metrics metrics;
-  int failed = 0;
-  std::string message, source = "-data: '" + cfg.data + "'";
-  if (rank() == 0) {
-    try {
-      // 1. Read and check every input before writing anything.
-      std::vector<std::string> names;
-      std::size_t data_dims = 0, first_sample = 0;
-      double seed = 0;
-      std::vector<Sample> all;
-      all.push_back(read_data(cfg, names, data_dims, first_sample, seed));
-      if (cfg.rollouts.empty()) throw InputError("-rollouts: no rollouts file given");
-      source = "-rollouts: '" + cfg.rollouts + "'";
-      all.push_back(read_rollouts(cfg.rollouts, "-rollouts", cfg.model, data_dims, cfg));
-      for (const auto& [name, path] : cfg.baselines) {
-        source = "-rollouts_baselines: '" + path + "'";
-        all.push_back(read_rollouts(path, "-rollouts_baselines", name, data_dims, cfg));
-      }
-      std::set<std::string> seen;
-      for (const auto& s : all)
-        if (!seen.insert(s.name).second)
-          throw InputError(s.option + ": '" + s.file + "': model name '" + s.name +
-                           "' is taken (name it with -evaluate_model or -rollouts_baselines name=file)");
-
-      // 2. Each series on its own, then the comparisons on the common grids.
-      for (auto& s : all) {
-        source = s.option + ": '" + s.file + "'";
-        describe(s, cfg);
-      }
-      double lo = all[0].lo, hi = all[0].hi, hmax = 0;
-      for (const auto& s : all) lo = std::min(lo, s.lo), hi = std::max(hi, s.hi), hmax = std::max(hmax, s.bandwidth);
-      lo -= 2 * hmax, hi += 2 * hmax;  // the range is padded by 3 bandwidths already: 5 in all
-      std::vector<double> grid;
-      for (auto& s : all) {
-        source = s.option + ": '" + s.file + "'";
-        const auto& v = s.series.values;
-        auto p = pdf(v.data(), v.size(), static_cast<std::size_t>(cfg.grid_points), lo, hi, s.bandwidth);
-        s.kde = std::move(p.kde);
-        grid = std::move(p.grid);
-      }
-      source = "-data: '" + cfg.data + "'";
-      const double dx = grid[1] - grid[0];
-      const Sample& data = all[0];
-      const double data_residence = data.transitions.mean_residence_time();
-      for (const auto& s : all) {
-        const std::string k = "." + s.name;
-        const double time = static_cast<double>(s.series.values.size()) * s.dt;
-        metrics.set("mean" + k, s.mo.mean);
-        metrics.set("std" + k, s.mo.std);
-        metrics.set("skewness" + k, s.mo.skewness);
-        metrics.set("kurtosis" + k, s.mo.kurtosis);
-        metrics.set("tau_int" + k, s.tau);
-        metrics.set("transitions" + k, static_cast<double>(s.transitions.count));
-        metrics.set("transition_rate" + k, static_cast<double>(s.transitions.count) / time);
-        metrics.set("residence_time" + k, s.transitions.mean_residence_time());
-        metrics.set("occupancy_neg" + k, s.occupancy_neg);
-        metrics.set("occupancy_pos" + k, s.occupancy_pos);
-        for (std::size_t i = 0; i < s.occupancy.size(); ++i)
-          metrics.set("occupancy_" + std::to_string(i) + k, s.occupancy[i]);
-        metrics.set("members" + k, static_cast<double>(s.series.members));
-        metrics.set("samples" + k, static_cast<double>(s.series.values.size()));
-        if (&s == &data) continue;
-        const double kl = kl_divergence(data.kde, s.kde, dx), kl_rev = kl_divergence(s.kde, data.kde, dx);
-        metrics.set("kl" + k, kl);
-        metrics.set("kl_reverse" + k, kl_rev);
-        metrics.set("kl_symmetric" + k, kl + kl_rev);
-        metrics.set("acf_error" + k, acf_error(data, s));
-        const double res = s.transitions.mean_residence_time();
-        metrics.set("residence_time_ratio" + k, data_residence > 0 ? res / data_residence : kNaN);
-        metrics.set("diverged" + k, static_cast<double>(s.diverged));
-      }
-
-      // 3. Outputs.
-      make_output_directory("-output", cfg.output_dir);
-      h5::OutputFile out(join_path(cfg.output_dir, "evaluate.h5"), MPI_COMM_SELF);
-      out.write_root_attributes(static_cast<std::uint64_t>(seed));
-      out.attribute("/", "data", cfg.data);
-      out.attribute("/", "rollouts", cfg.rollouts);
-      std::vector<std::string> models;
-      for (const auto& s : all) models.push_back(s.name);
-      out.attribute("/", "models", models);
-      out.attribute("/", "variable", names[static_cast<std::size_t>(cfg.variable)]);
-      out.attribute("/", "threshold", cfg.threshold);
-      if (!cfg.wells.empty()) out.attribute("/", "wells", cfg.wells);
-      out.attribute("/", "train_fraction", cfg.all_data ? 0.0 : cfg.train_fraction);
-      out.attribute("/", "all_data", static_cast<std::int64_t>(cfg.all_data));
-      out.attribute("/", "first_sample", static_cast<std::int64_t>(first_sample));
-      out.write("/pdf/grid", grid);
-      for (const auto& s : all) {
-        out.write("/pdf/" + s.name, s.kde);
-        out.attribute("/pdf/" + s.name, "bandwidth", s.bandwidth);
-        std::vector<double> lag(s.rho.size());
-        for (std::size_t k = 0; k < lag.size(); ++k) lag[k] = static_cast<double>(k) * s.dt;
-        out.write("/acf/" + s.name + "/lag", lag);
-        out.write("/acf/" + s.name + "/rho", s.rho);
-        out.attribute("/acf/" + s.name + "/rho", "tau_int", s.tau);
-        out.write("/residence_times/" + s.name, s.transitions.residence_times);
-      }
-      out.commit();
-      metrics.write(join_path(cfg.output_dir, "metrics.json"));
-    } catch (const InputError& e) {
-      failed = 2;
-      message = e.what();
-    } catch (const std::invalid_argument& e) {
-      failed = 2;
-      message = source + ": " + e.what();
-    } catch (const std::exception& e) {
-      failed = 1;
-      message = e.what();
+  // The file being read, for messages (on_root reads it when an error is thrown).
+  std::string source = "-data: '" + cfg.data + "'";
+  return on_root([&] {
+    Metrics metrics;
+    // 1. Read and check every input before writing anything.
+    std::vector<std::string> names;
+    std::size_t data_dims = 0, first_sample = 0;
+    double seed = 0;
+    std::vector<Sample> all;
+    all.push_back(read_data(cfg, names, data_dims, first_sample, seed));
+    if (cfg.rollouts.empty()) throw InputError("-rollouts: no rollouts file given");
+    source = "-rollouts: '" + cfg.rollouts + "'";
+    all.push_back(read_rollouts(cfg.rollouts, "-rollouts", cfg.model, data_dims, cfg));
+    for (const auto& [name, path] : cfg.baselines) {
+      source = "-rollouts_baselines: '" + path + "'";
+      all.push_back(read_rollouts(path, "-rollouts_baselines", name, data_dims, cfg));
     }
-  }
-  // Rank 0 did the work; share the outcome so every rank exits the same way.
-  MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (failed) {
-    broadcast(message);
-    if (failed == 2) throw InputError(message);
-    throw RuntimeError(message);
-  }
-  std::string json = metrics.json();
-  broadcast(json);
-  if (rank() != 0) metrics = Metrics::parse(json, "broadcast metrics");
-  return metrics;
+    std::set<std::string> seen;
+    for (const auto& s : all)
+      if (!seen.insert(s.name).second)
+        throw InputError(s.option + ": '" + s.file + "': model name '" + s.name +
+                         "' is taken (name it with -evaluate_model or -rollouts_baselines name=file)");
+
+    // 2. Each series on its own, then the comparisons on the common grids.
+    for (auto& s : all) {
+      source = s.option + ": '" + s.file + "'";
+      describe(s, cfg);
+    }
+    double lo = all[0].lo, hi = all[0].hi, hmax = 0;
+    for (const auto& s : all) lo = std::min(lo, s.lo), hi = std::max(hi, s.hi), hmax = std::max(hmax, s.bandwidth);
+    lo -= 2 * hmax, hi += 2 * hmax;  // the range is padded by 3 bandwidths already: 5 in all
+    std::vector<double> grid;
+    for (auto& s : all) {
+      source = s.option + ": '" + s.file + "'";
+      const auto& v = s.series.values;
+      auto p = pdf(v.data(), v.size(), static_cast<std::size_t>(cfg.grid_points), lo, hi, s.bandwidth);
+      s.kde = std::move(p.kde);
+      grid = std::move(p.grid);
+    }
+    source = "-data: '" + cfg.data + "'";
+    const double dx = grid[1] - grid[0];
+    const Sample& data = all[0];
+    const double data_residence = data.transitions.mean_residence_time();
+    for (const auto& s : all) {
+      const std::string k = "." + s.name;
+      const double time = static_cast<double>(s.series.values.size()) * s.dt;
+      metrics.set("mean" + k, s.mo.mean);
+      metrics.set("std" + k, s.mo.std);
+      metrics.set("skewness" + k, s.mo.skewness);
+      metrics.set("kurtosis" + k, s.mo.kurtosis);
+      metrics.set("tau_int" + k, s.tau);
+      metrics.set("transitions" + k, static_cast<double>(s.transitions.count));
+      metrics.set("transition_rate" + k, static_cast<double>(s.transitions.count) / time);
+      metrics.set("residence_time" + k, s.transitions.mean_residence_time());
+      metrics.set("occupancy_neg" + k, s.occupancy_neg);
+      metrics.set("occupancy_pos" + k, s.occupancy_pos);
+      for (std::size_t i = 0; i < s.occupancy.size(); ++i)
+        metrics.set("occupancy_" + std::to_string(i) + k, s.occupancy[i]);
+      metrics.set("members" + k, static_cast<double>(s.series.members));
+      metrics.set("samples" + k, static_cast<double>(s.series.values.size()));
+      if (&s == &data) continue;
+      const double kl = kl_divergence(data.kde, s.kde, dx), kl_rev = kl_divergence(s.kde, data.kde, dx);
+      metrics.set("kl" + k, kl);
+      metrics.set("kl_reverse" + k, kl_rev);
+      metrics.set("kl_symmetric" + k, kl + kl_rev);
+      metrics.set("acf_error" + k, acf_error(data, s));
+      const double res = s.transitions.mean_residence_time();
+      metrics.set("residence_time_ratio" + k, data_residence > 0 ? res / data_residence : kNaN);
+      metrics.set("diverged" + k, static_cast<double>(s.diverged));
+    }
+
+    // 3. Outputs.
+    make_output_directory("-output", cfg.output_dir);
+    h5::OutputFile out(join_path(cfg.output_dir, "evaluate.h5"), MPI_COMM_SELF);
+    out.write_root_attributes(static_cast<std::uint64_t>(seed));
+    out.attribute("/", "data", cfg.data);
+    out.attribute("/", "rollouts", cfg.rollouts);
+    std::vector<std::string> models;
+    for (const auto& s : all) models.push_back(s.name);
+    out.attribute("/", "models", models);
+    out.attribute("/", "variable", names[static_cast<std::size_t>(cfg.variable)]);
+    out.attribute("/", "threshold", cfg.threshold);
+    if (!cfg.wells.empty()) out.attribute("/", "wells", cfg.wells);
+    out.attribute("/", "train_fraction", cfg.all_data ? 0.0 : cfg.train_fraction);
+    out.attribute("/", "all_data", static_cast<std::int64_t>(cfg.all_data));
+    out.attribute("/", "first_sample", static_cast<std::int64_t>(first_sample));
+    out.write("/pdf/grid", grid);
+    for (const auto& s : all) {
+      out.write("/pdf/" + s.name, s.kde);
+      out.attribute("/pdf/" + s.name, "bandwidth", s.bandwidth);
+      std::vector<double> lag(s.rho.size());
+      for (std::size_t k = 0; k < lag.size(); ++k) lag[k] = static_cast<double>(k) * s.dt;
+      out.write("/acf/" + s.name + "/lag", lag);
+      out.write("/acf/" + s.name + "/rho", s.rho);
+      out.attribute("/acf/" + s.name + "/rho", "tau_int", s.tau);
+      out.write("/residence_times/" + s.name, s.transitions.residence_times);
+    }
+    out.commit();
+    metrics.write(join_path(cfg.output_dir, "metrics.json"));
+    return metrics;
+  }, source);
 }
 
 std::string evaluate_table(const Metrics& m, const std::vector<std::string>& models_in) {

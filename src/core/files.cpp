@@ -11,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "msrom/core/comm.hpp"
 #include "msrom/core/errors.hpp"
 
 namespace msrom {
@@ -135,6 +136,33 @@ Metrics Metrics::parse(const std::string& s, const std::string& path) {
     }
   }
   return m;
+}
+
+Metrics on_root(const std::function<Metrics()>& work, const std::string& source, MPI_Comm comm) {
+  Metrics metrics;
+  int failed = 0;  // 2: input error, 1: runtime error
+  std::string message;
+  if (rank(comm) == 0) {
+    try {
+      metrics = work();
+    } catch (const InputError& e) {
+      failed = 2, message = e.what();
+    } catch (const std::invalid_argument& e) {
+      failed = 2, message = source + ": " + e.what();
+    } catch (const std::exception& e) {
+      failed = 1, message = e.what();
+    }
+  }
+  MPI_Bcast(&failed, 1, MPI_INT, 0, comm);
+  if (failed) {
+    broadcast(message, comm);
+    if (failed == 2) throw InputError(message);
+    throw RuntimeError(message);
+  }
+  std::string json = metrics.json();
+  broadcast(json, comm);
+  if (rank(comm) != 0) metrics = Metrics::parse(json, "broadcast metrics");
+  return metrics;
 }
 
 }  // namespace msrom

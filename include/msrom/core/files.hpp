@@ -3,6 +3,9 @@
 //
 // Every output is checked before any work starts (an unwritable path is bad input: exit 2, naming the
 // option), and written under a temporary name that is renamed when complete.
+#include <mpi.h>
+
+#include <functional>
 #include <map>
 #include <string>
 
@@ -35,5 +38,12 @@ class Metrics {
  private:
   std::map<std::string, double> values_;
 };
+
+// Runs `work` on rank 0 only (analyses that read whole files) and gives its metrics to every rank. An
+// exception on rank 0 is rethrown on every rank, so all exit the same way: an InputError stays one, a
+// std::invalid_argument becomes an InputError prefixed with `source` (the option and file at fault; read
+// when the error is caught, so `work` may update the string it refers to), and
+// anything else a RuntimeError.
+Metrics on_root(const std::function<Metrics()>& work, const std::string& source, MPI_Comm comm = MPI_COMM_WORLD);
 
 }  // namespace msrom
