@@ -1,5 +1,7 @@
 #include "msrom/rom/langevin.hpp"
 
+#include <cmath>
+
 #include "msrom/core/errors.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/score/kmeans.hpp"
@@ -14,17 +16,33 @@ Eigen::MatrixXd noise_factor(const Eigen::MatrixXd& phi) {
   return llt.matrixL();
 }
 
-void LangevinModel::drift(const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F,
+void LangevinModel::drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F,
                           nn::Workspace& ws) const {
-  // s(U) = -eps_hat(U) / sigma_n, then F = Phi s: folded into one d x d product. The members go through
-  // the network in blocks of kBlock columns, so that every layer's activations (width x kBlock doubles)
-  // stay in cache: a 1e4-member batch at width 100 is 8 MB per layer, and memory-bound.
+  // s = -eps_hat / sigma_n, then F = Phi s. The members go through the network in blocks of kBlock
+  // columns, so that every layer's activations (width x kBlock doubles) stay in cache: a 1e4-member batch
+  // at width 100 is 8 MB per layer, and memory-bound.
   constexpr Eigen::Index kBlock = 256;
-  for (Eigen::Index c0 = 0; c0 < U.cols(); c0 += kBlock) {
-    const Eigen::Index nc = std::min(kBlock, U.cols() - c0);
-    score.eps_hat.forward(U.middleCols(c0, nc), F.middleCols(c0, nc), ws);
+  const int c = clock_rows(), d = dim();
+  if (c == 0) {
+    for (Eigen::Index c0 = 0; c0 < U.cols(); c0 += kBlock) {
+      const Eigen::Index nc = std::min(kBlock, U.cols() - c0);
+      score.eps_hat.forward(U.middleCols(c0, nc), F.middleCols(c0, nc), ws);
+    }
+  } else {
+    // Input [clock; u] in the score's normalisation; the clock rows are the same for every member.
+    const double w = 2 * M_PI * score.clock_frequency;
+    const double c0v = (std::sin(w * t) - score.mean(0)) / score.std(0), c1v = (std::cos(w * t) - score.mean(1)) / score.std(1);
+    Eigen::MatrixXd in(c + d, kBlock), out(c + d, kBlock);
+    for (Eigen::Index b0 = 0; b0 < U.cols(); b0 += kBlock) {
+      const Eigen::Index nc = std::min(kBlock, U.cols() - b0);
+      in.leftCols(nc).row(0).setConstant(c0v);
+      in.leftCols(nc).row(1).setConstant(c1v);
+      in.block(c, 0, d, nc) = U.middleCols(b0, nc);
+      score.eps_hat.forward(in.leftCols(nc), out.leftCols(nc), ws);
+      F.middleCols(b0, nc) = out.block(c, 0, d, nc);
+    }
   }
-  if (dim() == 1) {
+  if (d == 1) {
     F *= -phi(0, 0) / score.sigma;
   } else {
     const Eigen::MatrixXd e = F;

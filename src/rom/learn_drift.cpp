@@ -28,6 +28,8 @@ LearnDriftConfig read_learn_drift_options(const Options& o, bool read_paths) {
   c.fit_time = o.positive("langevin_fit_time", c.fit_time, "length of that ensemble (time)");
   c.fit_dt = o.positive("langevin_fit_dt", c.fit_dt, "its Euler-Maruyama step");
   c.max_lag = o.positive("langevin_fit_max_lag", c.max_lag, "largest ACF lag of the tau measurements (time)");
+  c.fit_iterations = static_cast<int>(o.integer("langevin_fit_iterations", c.fit_iterations,
+                                                "alpha iterations (0: 1, or 4 for a clock-driven model)", 0, 100));
   return c;
 }
 
@@ -73,15 +75,18 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
   LangevinModel lm;
   lm.score = score::ScoreModel::load(h5::File::open(cfg.model, "-model"));
   const int d = lm.dim();
-  const auto td = score::read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, 2, comm);
-  if (td.train.rows() != d)
-    throw InputError("-data: '" + cfg.data + "' has " + std::to_string(td.train.rows()) + " variables, the model " +
-                     std::to_string(d));
+  const auto td = score::read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, 2, comm,
+                                            lm.score.clock_frequency);
+  if (td.train.rows() != lm.score.dim())
+    throw InputError("-data: '" + cfg.data + "' has " + std::to_string(td.train.rows() - lm.clock_rows()) +
+                     " variables, the model " + std::to_string(d));
   const Eigen::MatrixXd u = (td.train.colwise() - lm.score.mean).array().colwise() / lm.score.std.array();
 
   // 2. Phi from the generator of the noise-free cluster labels.
   const long lag = std::max(1L, static_cast<long>(std::llround(cfg.lag / td.sample_dt)));
-  lm.phi_generator = phi_from_generator(lm.score, u, td.series_start, lag, td.sample_dt, comm);
+  // On a clock-augmented state the clock is not evolved: the evolved block of the generator's Phi is used.
+  lm.phi_generator = phi_from_generator(lm.score, u, td.series_start, lag, td.sample_dt, comm)
+                         .bottomRightCorner(d, d);
   lm.generator_lag = static_cast<double>(lag) * td.sample_dt;
   lm.use("generator");
 
@@ -101,14 +106,26 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
   e.output = cfg.model + ".phi_fit.h5";
   e.checkpoint = "";
   e.progress = ProgressMode::never;
-  LangevinRom rom(lm);
-  const auto r = run_ensemble(rom, e, comm);
-  if (rank(comm) == 0) std::remove(e.output.c_str());
-  const double tau_model = r.metrics.get("tau_int.langevin");
-  if (r.diverged > 0)
-    throw RuntimeError("learn-drift: " + std::to_string(r.diverged) + " members of the tau ensemble diverged; "
-                       "reduce -langevin_fit_dt");
-  const double alpha = tau_model / tau_data;
+  // tau of the model at alpha * Phi_generator, by a short ensemble.
+  auto model_tau = [&](double alpha) {
+    LangevinModel trial = lm;
+    trial.phi_generator = alpha * lm.phi_generator;
+    trial.use("generator");
+    LangevinRom rom(trial);
+    const auto r = run_ensemble(rom, e, comm);
+    if (rank(comm) == 0) std::remove(e.output.c_str());
+    if (r.diverged > 0)
+      throw RuntimeError("learn-drift: " + std::to_string(r.diverged) + " members of the tau ensemble diverged; "
+                         "reduce -langevin_fit_dt");
+    return r.metrics.get("tau_int.langevin");
+  };
+  const int iterations = cfg.fit_iterations > 0 ? cfg.fit_iterations : (lm.clock_rows() > 0 ? 4 : 1);
+  const double tau_model = model_tau(1.0);
+  double alpha = tau_model / tau_data, tau_final = tau_model;
+  for (int it = 1; it < iterations; ++it) {
+    tau_final = model_tau(alpha);
+    alpha *= tau_final / tau_data;
+  }
   lm.phi_acf = alpha * lm.phi_generator;
   lm.use(cfg.use);
 
@@ -122,6 +139,7 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
   out.attribute("/langevin/Phi_acf", "alpha", alpha);
   out.attribute("/langevin/Phi_acf", "tau_data", tau_data);
   out.attribute("/langevin/Phi_acf", "tau_model", tau_model);
+  out.attribute("/langevin/Phi_acf", "iterations", static_cast<std::int64_t>(iterations));
   out.write("/langevin/Phi", {dd, dd}, row_major(lm.phi).data());
   out.attribute("/langevin/Phi", "source", lm.source);
   out.write("/langevin/Sigma", {dd, dd}, row_major(lm.sigma).data());

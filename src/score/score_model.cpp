@@ -25,6 +25,7 @@ void ScoreModel::save(h5::OutputFile& out) const {
   eps_hat.save(out, "/score/mlp");
   out.attribute("/score/mlp", "sigma", sigma);
   out.attribute("/score/mlp", "method", method);
+  out.attribute("/score/mlp", "clock_frequency", clock_frequency);
   if (method == "kgmm") {
     const auto k = static_cast<hsize_t>(clusters.centroids.cols());
     // Row-major [K, d] on disk: the column-major d x K matrices have exactly that memory layout.
@@ -49,6 +50,7 @@ ScoreModel ScoreModel::load(const h5::File& f) {
   m.sigma = f.read_double_attribute("/score/mlp", "sigma");
   if (!(m.sigma > 0)) throw InputError("'" + f.path() + "': /score/mlp sigma must be > 0");
   m.method = f.read_string_attribute("/score/mlp", "method");
+  m.clock_frequency = f.has_attribute("/score/mlp", "clock_frequency") ? f.read_double_attribute("/score/mlp", "clock_frequency") : 0.0;
   if (m.eps_hat.input_dim() != m.dim() || m.eps_hat.output_dim() != m.dim())
     throw InputError("'" + f.path() + "': /score/mlp does not map R^" + std::to_string(m.dim()) + " to itself");
   if (m.method == "kgmm" && f.exists("/score/centroids")) {
@@ -121,13 +123,14 @@ LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
   c.dsm_samples = o.integer("score_dsm_samples", c.dsm_samples, "noised pairs (x~, z) for dsm", 16);
   c.dsm_epochs = static_cast<int>(o.integer("score_dsm_epochs", c.dsm_epochs, "epochs of the dsm fit", 1, 100000000));
   c.grid_points = o.integer("score_grid_points", c.grid_points, "grid of the 1-D density check", 16);
+  c.clock_frequency = o.real("score_clock_frequency", 0.0, "f > 0: learn on [sin 2 pi f t, cos 2 pi f t, x]", 0.0);
   c.kgmm.seed = c.seed;
   return c;
 }
 
 // ---------------------------------------------------------------------------------------------- learning
 TrainingData read_training_data(const std::string& data, const std::string& dataset, double train_fraction,
-                                std::int64_t min_samples, MPI_Comm comm) {
+                                std::int64_t min_samples, MPI_Comm comm, double clock_frequency) {
   struct {
     std::string data, dataset;
     double train_fraction;
@@ -183,12 +186,27 @@ TrainingData read_training_data(const std::string& data, const std::string& data
       for (hsize_t i = 0; i < len; ++i) s.valid0.push_back(v[i * d]);
     }
   }
+  if (clock_frequency > 0) {
+    if (!f.exists("/time")) throw InputError("-score_clock_frequency: '" + cfg.data + "' has no /time");
+    const auto t = f.read("/time");
+    if (static_cast<std::int64_t>(t.size()) != s.nt) throw InputError("-data: '" + cfg.data + "': /time and " + cfg.dataset + " differ in length");
+    Eigen::MatrixXd aug(s.train.rows() + 2, s.train.cols());
+    const double w = 2 * M_PI * clock_frequency;
+    for (Eigen::Index i = 0; i < s.train.cols(); ++i) {
+      const double ti = t[static_cast<std::size_t>((mine.begin + i) % s.nt_train)];
+      aug(0, i) = std::sin(w * ti);
+      aug(1, i) = std::cos(w * ti);
+    }
+    aug.bottomRows(s.train.rows()) = s.train;
+    s.train = std::move(aug);
+  }
   return s;
 }
 
 Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   // 1. Data: split, normalisation from the training part (all-reduced moments).
-  TrainingData s = read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, cfg.kgmm.clusters, comm);
+  TrainingData s =
+      read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, cfg.kgmm.clusters, comm, cfg.clock_frequency);
   const int d = static_cast<int>(s.train.rows());
   Eigen::VectorXd sum = s.train.rowwise().sum();
   MPI_Allreduce(MPI_IN_PLACE, sum.data(), d, MPI_DOUBLE, MPI_SUM, comm);
@@ -201,6 +219,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   const Eigen::MatrixXd u = (s.train.colwise() - model.mean).array().colwise() / model.std.array();
   model.sigma = cfg.kgmm.sigma;
   model.method = cfg.method;
+  model.clock_frequency = cfg.clock_frequency;
 
   std::vector<int> widths{d};
   widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
@@ -272,7 +291,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
 
   // 3. Check in 1-D: the density the score implies against the validation data's PDF.
   double kl = std::nan("");
-  if (d == 1 && rank(comm) == 0 && s.valid0.size() > 16) {
+  if (d == 1 && cfg.clock_frequency == 0 && rank(comm) == 0 && s.valid0.size() > 16) {
     std::vector<double> v(s.valid0.size());
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = (s.valid0[i] - model.mean(0)) / model.std(0);
     const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
@@ -281,7 +300,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
     kl = analysis::kl_divergence(p.kde, std::vector<double>(q.data(), q.data() + q.size()), p.grid[1] - p.grid[0]);
   }
   MPI_Bcast(&kl, 1, MPI_DOUBLE, 0, comm);
-  if (d == 1) metrics.set("kl.score_density", kl);
+  if (d == 1 && cfg.clock_frequency == 0) metrics.set("kl.score_density", kl);
 
   // 4. model.h5.
   h5::OutputFile out(cfg.output, comm);

@@ -31,9 +31,16 @@ struct LangevinModel {
   std::string source = "generator";
   double generator_lag = 0;
 
-  int dim() const { return score.dim(); }
-  // F = Phi s(U) for the columns of U (normalised coordinates), batched: one matrix product per layer.
-  void drift(const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F, nn::Workspace& ws) const;
+  // Clock-augmented scores (score.clock_frequency > 0) take [sin wt, cos wt, x]: the model evolves x only
+  // (the last dim() components) and builds the clock rows from the true time t.
+  int clock_rows() const { return score.clock_frequency > 0 ? 2 : 0; }
+  int dim() const { return score.dim() - clock_rows(); }
+  Eigen::VectorXd state_mean() const { return score.mean.tail(dim()); }
+  Eigen::VectorXd state_std() const { return score.std.tail(dim()); }
+  // F = Phi s(t, U) for the columns of U (normalised state coordinates), batched: one matrix product per
+  // layer, in cache-sized blocks of members.
+  void drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F,
+             nn::Workspace& ws) const;
   // Selects phi (and sigma) from one of the estimates. InputError if sym(phi) is not positive definite.
   void use(const std::string& which);
   static LangevinModel load(const h5::File& file);  // needs /langevin (learn-drift) and the score

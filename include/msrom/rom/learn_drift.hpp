@@ -2,7 +2,8 @@
 // `msrom learn-drift`: the drift matrix Phi of the Langevin model (rom/langevin.hpp), added to model.h5.
 //
 //   /langevin/Phi_generator  [d, d]  attribute lag (time units)
-//   /langevin/Phi_acf        [d, d]  attributes alpha, tau_data, tau_model (model at Phi_generator)
+//   /langevin/Phi_acf        [d, d]  attributes alpha, tau_data, tau_model (model at Phi_generator),
+//                                    tau_model_final (at Phi_acf, after the last iteration)
 //   /langevin/Phi            [d, d]  the one in use, attribute source = generator | acf
 //   /langevin/Sigma          [d, d]  lower Cholesky factor of sym(Phi)
 #include <mpi.h>
@@ -23,6 +24,9 @@ struct LearnDriftConfig {
   // The short ensemble that measures the model's integrated time at Phi_generator.
   std::int64_t fit_members = 64;
   double fit_time = 2000, fit_dt = 5e-3, max_lag = 100;
+  // Fixed-point iterations alpha <- alpha tau_model(alpha) / tau_data. One is exact for an autonomous model
+  // (its time scales as 1/alpha); a clock-driven one has an external time scale: 0 = 1, or 4 with a clock.
+  int fit_iterations = 0;
   std::uint64_t seed = 1;
 };
 LearnDriftConfig read_learn_drift_options(const Options& opts, bool read_paths = true);

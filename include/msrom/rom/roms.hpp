@@ -16,19 +16,20 @@ namespace msrom::rom {
 
 class LangevinRom final : public Rom {
  public:
-  explicit LangevinRom(LangevinModel m) : m_(std::move(m)) {}
+  explicit LangevinRom(LangevinModel m) : m_(std::move(m)), mean_(m_.state_mean()), std_(m_.state_std()) {}
   std::string name() const override { return "langevin"; }
   int dim() const override { return m_.dim(); }
-  void drift(double, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) override {
-    m_.drift(U, F, ws_);
+  void drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) override {
+    m_.drift(t, U, F, ws_);
   }
   const Eigen::MatrixXd& noise_factor() const override { return m_.sigma; }
-  const Eigen::VectorXd& mean() const override { return m_.score.mean; }
-  const Eigen::VectorXd& std() const override { return m_.score.std; }
+  const Eigen::VectorXd& mean() const override { return mean_; }
+  const Eigen::VectorXd& std() const override { return std_; }
   const LangevinModel& model() const { return m_; }
 
  private:
   LangevinModel m_;
+  Eigen::VectorXd mean_, std_;  // of the evolved state (without the clock)
   nn::Workspace ws_;
 };
 

@@ -34,6 +34,9 @@ namespace msrom::score {
 struct ScoreModel {
   Eigen::VectorXd mean, std;  // normalisation (per dimension)
   double sigma = 0.05;        // noise level the score belongs to
+  // > 0: the score's input is [sin 2 pi f t, cos 2 pi f t, x...] (the clock-augmented state of a periodically
+  // forced system, method doc section 3); a ROM evolves x only and takes the clock from the true time.
+  double clock_frequency = 0;
   std::string method = "kgmm";
   nn::Mlp eps_hat;            // d -> d
   KgmmResult clusters;        // kgmm only (centroids and their statistics, normalised coordinates)
@@ -54,6 +57,7 @@ struct LearnScoreConfig {
   int epochs = 2000, batch = 32;
   double lr = 1e-3;
   std::int64_t dsm_samples = 50000;  // noised (x~, z) pairs for dsm
+  double clock_frequency = 0;        // > 0: learn on [sin 2 pi f t, cos 2 pi f t, x] (/time gives t)
   int dsm_epochs = 40;
   std::uint64_t seed = 1;
   long grid_points = 2048;
@@ -75,8 +79,9 @@ struct TrainingData {
   std::int64_t n_train = 0, n_valid = 0, members = 1, nt = 0, nt_train = 0;
   double sample_dt = 1;            // from /time (1 if absent)
 };
+// clock_frequency > 0 prepends the rows sin(2 pi f t), cos(2 pi f t), t from /time.
 TrainingData read_training_data(const std::string& data, const std::string& dataset, double train_fraction,
-                                std::int64_t min_samples, MPI_Comm comm);
+                                std::int64_t min_samples, MPI_Comm comm, double clock_frequency = 0);
 
 // The density implied by a 1-D score on a grid: p ~ exp(int s), normalised by the trapezoid rule.
 Eigen::VectorXd implied_density_1d(const ScoreModel& model, const std::vector<double>& grid_u);
