@@ -206,6 +206,7 @@ OutputFile::OutputFile(const std::string& path, MPI_Comm comm, Reopen) : path_(p
     if (id >= 0) H5Fclose(id);
     throw InputError("-restart: cannot reopen the interrupted output '" + part_ + "'");
   }
+  kept_ = true;  // an interrupted run's data: a failed restart must not delete it
   file_ = Handle(id, H5Fclose);
   xfer_ = Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE);

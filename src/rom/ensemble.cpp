@@ -132,6 +132,14 @@ class Engine {
   std::int64_t block_saves_ = 0;
 
   double time_of(std::int64_t n) const { return static_cast<double>(n - burn_) * cfg_.dt; }
+  // The options a continued run must share with the one that wrote the checkpoint, by option name.
+  std::vector<std::pair<std::string, double>> fingerprint() const {
+    return {{"-seed", static_cast<double>(cfg_.seed)},         {"-ts_dt", cfg_.dt},
+            {"-ts_max_time", static_cast<double>(cfg_.steps)}, {"-ensemble_burn_in", cfg_.burn_in},
+            {"-ensemble_save_every", static_cast<double>(cfg_.save_every)},
+            {"-ensemble_stats_every", static_cast<double>(cfg_.stats_every)}, {"-ensemble_max_lag", cfg_.max_lag},
+            {"-ensemble_threshold", cfg_.threshold},                    {"-ensemble_bound", cfg_.bound}};
+  }
   void initial_conditions();
   void post_step(std::int64_t n, Eigen::Ref<Eigen::MatrixXd> u);
   void advance_loop(std::int64_t n0, std::int64_t n1);
@@ -228,6 +236,7 @@ void Engine::write_checkpoint(std::int64_t done, h5::OutputFile& out) {
   out.flush();  // the rollouts .part is consistent up to `done` before the checkpoint says so
   h5::OutputFile ck(cfg_.checkpoint, comm_);
   ck.attribute("/", "steps_done", static_cast<std::int64_t>(done));
+  for (const auto& [name, value] : fingerprint()) ck.attribute("/", name, value);
   ck.attribute("/", "nranks", static_cast<std::int64_t>(size(comm_)));
   const auto M = static_cast<hsize_t>(cfg_.members), W = static_cast<hsize_t>(d_ + 1 + stats_.width());
   std::vector<double> rows(static_cast<std::size_t>(nlocal_) * W);
@@ -251,6 +260,11 @@ std::int64_t Engine::read_checkpoint() {
     throw InputError("-restart: the checkpoint '" + cfg_.checkpoint + "' was written by " +
                      std::to_string(static_cast<int>(f.read_double_attribute("/", "nranks"))) +
                      " ranks; restart with the same number");
+  // The run must be the one that wrote the checkpoint (a stale file of another run would continue silently).
+  for (const auto& [name, value] : fingerprint())
+    if (!f.has_attribute("/", name) || f.read_double_attribute("/", name) != value)
+      throw InputError("-restart: the checkpoint '" + cfg_.checkpoint + "' was written with a different " + name +
+                       "; remove it or restart with the same options");
   const auto W = static_cast<hsize_t>(d_ + 1 + stats_.width()), R = static_cast<hsize_t>(stats_.sums.size());
   if (f.shape("/member") != h5::Shape{static_cast<hsize_t>(cfg_.members), W} ||
       f.shape("/rank") != h5::Shape{static_cast<hsize_t>(size(comm_)), R})

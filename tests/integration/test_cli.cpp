@@ -296,6 +296,11 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
     CHECK(interrupted(base + "-output " + out, "TERM", "0.7") == 3);
     CHECK(exists(out + ".ckpt"));
     CHECK_FALSE(exists(out));
+    // A restart with other options refuses the checkpoint (and keeps it).
+    const auto wrong = run(base + "-ts_dt 0.02 -restart -output " + out);
+    CHECK(wrong.code == 2);
+    CHECK(wrong.err.find("-ts_dt") != std::string::npos);
+    CHECK(exists(out + ".ckpt"));
     const auto r = run(base + "-restart -output " + out);
     INFO(r.err);
     REQUIRE(r.code == 0);

@@ -68,7 +68,7 @@ class OutputFile {
  public:
   OutputFile(const std::string& path, MPI_Comm comm);
   // Reopens the path + ".part" of an interrupted run for writing (restart from a checkpoint); InputError if
-  // it is missing or unreadable.
+  // it is missing or unreadable. The .part is kept even if this restart fails.
   struct Reopen {};
   OutputFile(const std::string& path, MPI_Comm comm, Reopen);
   // Adds to an existing complete file: copies it to path + ".part", opens that for writing; commit()
