@@ -202,6 +202,13 @@ TEST_CASE("-help lists every option with its default", "[integration]") {
     CHECK(r.out.find(opt) != std::string::npos);
   CHECK(run("").code == 2);
   CHECK(run("-help").code == 0);
+  // Every command answers -help with exit 0 and its options, whatever else is missing.
+  for (const char* cmd : {"simulate", "stats", "lyapunov", "learn-score", "learn-drift", "ensemble", "evaluate"}) {
+    const auto h = run(std::string(cmd) + " -help");
+    CAPTURE(cmd, h.err);
+    CHECK(h.code == 0);
+    CHECK(h.out.find("[default: ") != std::string::npos);
+  }
 }
 
 TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integration][bad_input]") {
