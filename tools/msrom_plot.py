@@ -4,6 +4,8 @@ Every tool (plot_*.py) reports bad input as one line `TOOL: reason` on stderr wi
 traceback, and writes each figure under a temporary name that is renamed into place when complete.
 Needs Debian's python3-h5py, python3-matplotlib and python3-numpy, hence /usr/bin/python3.
 """
+import argparse
+import json
 import os
 import sys
 
@@ -48,3 +50,27 @@ def run(main):
     except OSError as e:
         print(f"{PROG}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
+
+
+def directory_args(description, dir_help):
+    """Parses `TOOL DIR [--out FIGDIR]` (the figures go to DIR/figures by default); DIR must exist."""
+    ap = argparse.ArgumentParser(prog=PROG, description=description)
+    ap.add_argument("dir", metavar="DIR", help=dir_help)
+    ap.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default DIR/figures)")
+    a = ap.parse_args()
+    if not os.path.isdir(a.dir):
+        raise InputError(f"{a.dir}: no such directory")
+    return a
+
+
+def load_metrics(path):
+    """metrics.json as a dict; {} (with a note) if it is missing or malformed: figures do without it."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as f:
+            m = json.load(f)
+        return m if isinstance(m, dict) else {}
+    except (OSError, ValueError) as e:
+        print(f"{PROG}: note: {path}: ignored ({e})", file=sys.stderr)
+        return {}

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from msrom_plot import InputError, PROG, h5py, np, plt, run, save  # noqa: F401
+from msrom_plot import InputError, PROG, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
 
 
 def text(v):
@@ -65,10 +65,6 @@ def load_evaluate(path):
         raise InputError(f"{path}: malformed, /pdf/grid has fewer than 2 points")
     return out
 
-
-def load_metrics(path):
-    if not os.path.exists(path):
-        return {}
     try:
         with open(path) as f:
             m = json.load(f)
@@ -158,12 +154,8 @@ def plot_residence(ev, metrics, path):
 
 
 def main():
-    ap = argparse.ArgumentParser(prog=PROG, description="Draw msrom evaluate's comparison as PNGs.")
-    ap.add_argument("dir", metavar="DIR", help="evaluate output directory holding evaluate.h5 (metrics.json optional)")
-    ap.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default DIR/figures)")
-    a = ap.parse_args()
-    if not os.path.isdir(a.dir):
-        raise InputError(f"{a.dir}: no such directory")
+    a = directory_args("Draw msrom evaluate's comparison as PNGs.",
+                       "evaluate output directory holding evaluate.h5 (metrics.json optional)")
     ev = load_evaluate(os.path.join(a.dir, "evaluate.h5"))
     metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
     out = a.out or os.path.join(a.dir, "figures")

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from msrom_plot import InputError, PROG, h5py, np, plt, run, save  # noqa: F401
+from msrom_plot import InputError, PROG, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
 
 
 
@@ -60,15 +60,6 @@ def load_stats(path):
         raise InputError(f"{path}: malformed, attribute 'names' is empty")
     return names, model, threshold, out
 
-
-def load_metrics(path):
-    try:
-        with open(path) as f:
-            m = json.load(f)
-        return m if isinstance(m, dict) else {}
-    except (OSError, ValueError) as e:
-        print(f"{PROG}: note: {path}: ignored ({e})", file=sys.stderr)
-        return {}
 
 
 
@@ -138,16 +129,10 @@ def plot_timeseries(data_path, window, threshold, path):
 
 
 def main():
-    ap = argparse.ArgumentParser(prog=PROG, description="Draw the statistics of an msrom run directory as PNGs.")
-    ap.add_argument("dir", metavar="DIR", help="run directory holding stats.h5 (metrics.json, data.h5 optional)")
-    ap.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default DIR/figures)")
-    a = ap.parse_args()
-    if not os.path.isdir(a.dir):
-        raise InputError(f"{a.dir}: no such directory")
+    a = directory_args("Draw the statistics of an msrom run directory as PNGs.",
+                       "run directory holding stats.h5 (metrics.json, data.h5 optional)")
     names, model, threshold, st = load_stats(os.path.join(a.dir, "stats.h5"))
-    metrics = {}
-    if os.path.exists(os.path.join(a.dir, "metrics.json")):
-        metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
+    metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
     # The primary variable is the one with residence times (else the first name).
     primary = next((v for v in names if "residence_times" in st[v]), names[0])
 
