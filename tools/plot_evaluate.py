@@ -13,12 +13,10 @@ Sample run:
     figure: /tmp/eval/figures/acf_overlay.png
     figure: /tmp/eval/figures/residence_overlay.png
 """
-import argparse
-import json
 import os
 import sys
 
-from msrom_plot import InputError, PROG, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
+from msrom_plot import InputError, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
 
 
 def text(v):
@@ -64,14 +62,6 @@ def load_evaluate(path):
     if len(out["grid"]) < 2:
         raise InputError(f"{path}: malformed, /pdf/grid has fewer than 2 points")
     return out
-
-    try:
-        with open(path) as f:
-            m = json.load(f)
-        return m if isinstance(m, dict) else {}
-    except (OSError, ValueError) as e:
-        print(f"{PROG}: note: {path}: ignored ({e})", file=sys.stderr)
-        return {}
 
 
 def style(i, model):

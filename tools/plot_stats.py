@@ -13,8 +13,6 @@ Sample run:
     figure: /tmp/run/figures/residence.png
     figure: /tmp/run/figures/timeseries.png
 """
-import argparse
-import json
 import os
 import sys
 

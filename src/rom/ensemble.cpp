@@ -107,6 +107,8 @@ class Engine {
     for (std::int64_t m = 0; m < nlocal_; ++m)
       noise_.push_back({Philox(cfg.seed, static_cast<std::uint64_t>(mine_.begin + m), Purpose::dynamics_noise)});
     noise_scale_ = std::sqrt(2 * cfg.dt) * rom.noise_factor();
+    mean_ = rom.mean();
+    std_ = rom.std();
     stats_.threshold = cfg.threshold;
     stats_.sample_dt = cfg.dt * static_cast<double>(cfg.stats_every);
     stats_.lo = cfg.hist_hi > cfg.hist_lo ? cfg.hist_lo : rom.mean()(0) - 8 * rom.std()(0);
@@ -125,6 +127,7 @@ class Engine {
   Range mine_;
   std::int64_t nlocal_, burn_, nsave_ = 0;
   Eigen::MatrixXd u_, f_, noise_scale_;
+  Eigen::VectorXd mean_, std_;  // the ROM's normalisation, read once (the post-step runs per member per step)
   std::vector<double> status_, save_buf_;
   std::vector<MemberNoise> noise_;
   Streaming stats_;
@@ -212,14 +215,14 @@ void Engine::post_step(std::int64_t n, Eigen::Ref<Eigen::MatrixXd> u) {
         status_[m] = 1;
         u.col(m).setZero();
       } else if (stat) {
-        stats_.add(m, rom_.mean()(0) + rom_.std()(0) * u(0, m), time_of(n + 1));
+        stats_.add(m, mean_(0) + std_(0) * u(0, m), time_of(n + 1));
       }
     }
     if (save) {
       const std::int64_t s = after / cfg_.save_every - 1 - save_base_;
       double* out = &save_buf_[static_cast<std::size_t>((m * block_saves_ + s) * d_)];
       for (int j = 0; j < d_; ++j)
-        out[j] = status_[m] != 0 ? std::nan("") : rom_.mean()(j) + rom_.std()(j) * u(j, m);
+        out[j] = status_[m] != 0 ? std::nan("") : mean_(j) + std_(j) * u(j, m);
     }
   }
 }

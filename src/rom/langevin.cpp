@@ -32,7 +32,10 @@ void LangevinModel::drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, 
     // Input [clock; u] in the score's normalisation; the clock rows are the same for every member.
     const double w = 2 * M_PI * score.clock_frequency;
     const double c0v = (std::sin(w * t) - score.mean(0)) / score.std(0), c1v = (std::cos(w * t) - score.mean(1)) / score.std(1);
-    Eigen::MatrixXd in(c + d, kBlock), out(c + d, kBlock);
+    Eigen::MatrixXd& in = scratch_in_;
+    Eigen::MatrixXd& out = scratch_out_;
+    in.resize(c + d, kBlock);
+    out.resize(c + d, kBlock);
     for (Eigen::Index b0 = 0; b0 < U.cols(); b0 += kBlock) {
       const Eigen::Index nc = std::min(kBlock, U.cols() - b0);
       in.leftCols(nc).row(0).setConstant(c0v);
@@ -45,8 +48,8 @@ void LangevinModel::drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, 
   if (d == 1) {
     F *= -phi(0, 0) / score.sigma;
   } else {
-    const Eigen::MatrixXd e = F;
-    F.noalias() = (-1.0 / score.sigma) * phi * e;
+    scratch_out_ = F;
+    F.noalias() = (-1.0 / score.sigma) * phi * scratch_out_;
   }
 }
 

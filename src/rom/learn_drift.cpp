@@ -121,11 +121,8 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
   };
   const int iterations = cfg.fit_iterations > 0 ? cfg.fit_iterations : (lm.clock_rows() > 0 ? 4 : 1);
   const double tau_model = model_tau(1.0);
-  double alpha = tau_model / tau_data, tau_final = tau_model;
-  for (int it = 1; it < iterations; ++it) {
-    tau_final = model_tau(alpha);
-    alpha *= tau_final / tau_data;
-  }
+  double alpha = tau_model / tau_data;
+  for (int it = 1; it < iterations; ++it) alpha *= model_tau(alpha) / tau_data;
   lm.phi_acf = alpha * lm.phi_generator;
   lm.use(cfg.use);
 

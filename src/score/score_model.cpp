@@ -131,12 +131,8 @@ LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
 // ---------------------------------------------------------------------------------------------- learning
 TrainingData read_training_data(const std::string& data, const std::string& dataset, double train_fraction,
                                 std::int64_t min_samples, MPI_Comm comm, double clock_frequency) {
-  struct {
-    std::string data, dataset;
-    double train_fraction;
-  } cfg{data, dataset, train_fraction};
-  const auto f = h5::File::open(cfg.data, "-data");
-  const auto shape = f.shape(cfg.dataset);
+  const auto f = h5::File::open(data, "-data");
+  const auto shape = f.shape(dataset);
   TrainingData s;
   hsize_t d = 1;
   if (shape.size() == 3) {
@@ -147,19 +143,19 @@ TrainingData read_training_data(const std::string& data, const std::string& data
     s.nt = static_cast<std::int64_t>(shape[0]);
     d = shape[1];
   } else {
-    throw InputError("-dataset: " + cfg.dataset + " in '" + cfg.data +
+    throw InputError("-dataset: " + dataset + " in '" + data +
                      "' must be [members, time, dims] or [samples, dims]");
   }
-  if (d < 1 || d > 16) throw InputError("-dataset: " + cfg.dataset + " has " + std::to_string(d) + " dims (1..16)");
-  s.nt_train = static_cast<std::int64_t>(std::floor(cfg.train_fraction * static_cast<double>(s.nt)));
+  if (d < 1 || d > 16) throw InputError("-dataset: " + dataset + " has " + std::to_string(d) + " dims (1..16)");
+  s.nt_train = static_cast<std::int64_t>(std::floor(train_fraction * static_cast<double>(s.nt)));
   s.n_train = s.members * s.nt_train;
   s.n_valid = s.members * (s.nt - s.nt_train);
   if (s.n_train < min_samples)
-    throw InputError("-data: '" + cfg.data + "' has " + std::to_string(s.n_train) + " training samples, fewer than -score_clusters");
+    throw InputError("-data: '" + data + "' has " + std::to_string(s.n_train) + " training samples, fewer than -score_clusters");
   if (f.exists("/time") && f.shape("/time")[0] >= 2) {
     const auto t = f.read_slab("/time", {0}, {2});
     s.sample_dt = t[1] - t[0];
-    if (!(s.sample_dt > 0)) throw InputError("-data: '" + cfg.data + "': /time is not increasing");
+    if (!(s.sample_dt > 0)) throw InputError("-data: '" + data + "': /time is not increasing");
   }
   const auto mine = block_range(s.n_train, size(comm), rank(comm));
   s.train.resize(static_cast<Eigen::Index>(d), mine.count());
@@ -171,25 +167,25 @@ TrainingData read_training_data(const std::string& data, const std::string& data
   while (g < mine.end) {
     const std::int64_t m = g / s.nt_train, t = g % s.nt_train, len = std::min(mine.end - g, s.nt_train - t);
     std::vector<double> v = shape.size() == 3
-                                ? f.read_slab(cfg.dataset, {hsize_t(m), hsize_t(t), 0}, {1, hsize_t(len), d})
-                                : f.read_slab(cfg.dataset, {hsize_t(t), 0}, {hsize_t(len), d});
+                                ? f.read_slab(dataset, {hsize_t(m), hsize_t(t), 0}, {1, hsize_t(len), d})
+                                : f.read_slab(dataset, {hsize_t(t), 0}, {hsize_t(len), d});
     std::copy(v.begin(), v.end(), s.train.data() + (g - mine.begin) * static_cast<std::int64_t>(d));
     g += len;
   }
-  if (!s.train.allFinite()) throw InputError("-data: '" + cfg.data + "': non-finite values in " + cfg.dataset);
+  if (!s.train.allFinite()) throw InputError("-data: '" + data + "': non-finite values in " + dataset);
   if (rank(comm) == 0 && s.n_valid > 0) {
     for (std::int64_t m = 0; m < s.members; ++m) {
       const hsize_t len = static_cast<hsize_t>(s.nt - s.nt_train);
       std::vector<double> v = shape.size() == 3
-                                  ? f.read_slab(cfg.dataset, {hsize_t(m), hsize_t(s.nt_train), 0}, {1, len, d})
-                                  : f.read_slab(cfg.dataset, {hsize_t(s.nt_train), 0}, {len, d});
+                                  ? f.read_slab(dataset, {hsize_t(m), hsize_t(s.nt_train), 0}, {1, len, d})
+                                  : f.read_slab(dataset, {hsize_t(s.nt_train), 0}, {len, d});
       for (hsize_t i = 0; i < len; ++i) s.valid0.push_back(v[i * d]);
     }
   }
   if (clock_frequency > 0) {
-    if (!f.exists("/time")) throw InputError("-score_clock_frequency: '" + cfg.data + "' has no /time");
+    if (!f.exists("/time")) throw InputError("-score_clock_frequency: '" + data + "' has no /time");
     const auto t = f.read("/time");
-    if (static_cast<std::int64_t>(t.size()) != s.nt) throw InputError("-data: '" + cfg.data + "': /time and " + cfg.dataset + " differ in length");
+    if (static_cast<std::int64_t>(t.size()) != s.nt) throw InputError("-data: '" + data + "': /time and " + dataset + " differ in length");
     Eigen::MatrixXd aug(s.train.rows() + 2, s.train.cols());
     const double w = 2 * M_PI * clock_frequency;
     for (Eigen::Index i = 0; i < s.train.cols(); ++i) {

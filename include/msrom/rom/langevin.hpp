@@ -44,6 +44,10 @@ struct LangevinModel {
   // Selects phi (and sigma) from one of the estimates. InputError if sym(phi) is not positive definite.
   void use(const std::string& which);
   static LangevinModel load(const h5::File& file);  // needs /langevin (learn-drift) and the score
+
+ private:
+  // drift()'s scratch (clock-augmented input and output blocks, Phi's d > 1 product), reused every step.
+  mutable Eigen::MatrixXd scratch_in_, scratch_out_;
 };
 
 // Lower Cholesky factor of sym(Phi); throws InputError if sym(Phi) is not positive definite.

@@ -3,7 +3,7 @@
 //
 //   /langevin/Phi_generator  [d, d]  attribute lag (time units)
 //   /langevin/Phi_acf        [d, d]  attributes alpha, tau_data, tau_model (model at Phi_generator),
-//                                    tau_model_final (at Phi_acf, after the last iteration)
+//                                    iterations (of the alpha fit)
 //   /langevin/Phi            [d, d]  the one in use, attribute source = generator | acf
 //   /langevin/Sigma          [d, d]  lower Cholesky factor of sym(Phi)
 #include <mpi.h>
