@@ -34,6 +34,9 @@ int evaluate(Session&);
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.
 bool finish_options(const char* usage);
+// -nn_kernel auto|generic|avx2|avx512 (nn/kernel.hpp), for the commands that evaluate networks: read it, agree
+// over MPI_COMM_WORLD, switch. Call before finish_options.
+void read_nn_kernel_option();
 
 // Runs a plotting tool of tools/ with Debian's python (/usr/bin/python3, or $MSROM_PYTHON; tools from
 // $MSROM_TOOLS_DIR or the source tree): `args` is appended, already quoted. A failure is a warning, not an

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/nn/kernel.hpp"
 
 namespace msrom::cli {
 
@@ -20,6 +21,14 @@ void run_figures(const std::string& script, const std::string& args) {
                  WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
 }
 
+void read_nn_kernel_option() {
+  Options o("nn");
+  const auto choice = o.choice("nn_kernel", "auto", {"auto", "generic", "avx2", "avx512"},
+                               "MLP inference kernel: auto = the widest SIMD kernel every rank has (they agree bit for "
+                               "bit), generic = portable");
+  if (!help_requested()) nn::select_kernel(choice, MPI_COMM_WORLD);
+}
+
 bool finish_options(const char* usage) {
   if (help_requested()) {
     print_help(usage);
@@ -29,7 +38,7 @@ bool finish_options(const char* usage) {
     return true;
   }
   // The sections of a case file (inputs/*.yaml) that belong to some msrom command.
-  reject_unused_options({"system_", "simulate_", "stats_", "lyapunov_", "pipeline_", "score_", "ensemble_", "langevin_", "evaluate_", "rollouts", "ts_", "members", "seed",
+  reject_unused_options({"system_", "simulate_", "stats_", "lyapunov_", "pipeline_", "score_", "ensemble_", "langevin_", "evaluate_", "rollouts", "ts_", "members", "seed", "pde_", "nn_",
                          "dataset", "data", "progress"});
   return false;
 }

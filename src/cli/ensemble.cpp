@@ -19,6 +19,7 @@ int ensemble(Session&) {
   const auto cfg = rom::read_ensemble_options(opts);
   // With -help the model is not loaded (there may be none yet): its options are listed all the same.
   auto model = rom::make_rom(help_requested() ? "ou" : cfg.model, opts);
+  read_nn_kernel_option();
   if (finish_options("usage: msrom ensemble -model model.h5|ou|double_well [-members M] [-ts_dt DT] "
                      "[-ts_max_time T] [-restart] -output rollouts.h5"))
     return 0;

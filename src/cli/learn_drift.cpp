@@ -16,6 +16,7 @@ namespace msrom::cli {
 int learn_drift(Session&) {
   Options opts("learn-drift");
   const auto cfg = rom::read_learn_drift_options(opts);
+  read_nn_kernel_option();
   if (finish_options("usage: msrom learn-drift -data data.h5 -model model.h5 [-langevin_phi generator|acf]")) return 0;
   if (cfg.data.empty()) throw InputError("-data: no data file given");
   if (cfg.model.empty()) throw InputError("-model: no model file given");

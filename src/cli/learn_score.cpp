@@ -18,6 +18,7 @@ int learn_score(Session& session) {
   Options opts("learn-score");
   auto cfg = score::read_learn_score_options(opts);
   if (cfg.data.empty() && !session.positionals().empty()) cfg.data = session.positionals().front();
+  read_nn_kernel_option();
   if (finish_options("usage: msrom learn-score -data FILE [-dataset /state] [-score_method kgmm|dsm] -output model.h5"))
     return 0;
   if (cfg.data.empty()) throw InputError("-data: no input file given");

@@ -77,6 +77,7 @@ int pipeline(Session&) {
   (void)ens_phi;  // read here so a case file may set it; the pipeline's ensemble is the learned model
   Options eval_opts("evaluate");
   auto eval_cfg = analysis::read_evaluate_options(eval_opts, false);
+  read_nn_kernel_option();
   if (finish_options("usage: msrom pipeline -options_file_yaml inputs/CASE.yaml -output DIR")) return 0;
 
   make_output_directory("-output", dir);

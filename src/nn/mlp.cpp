@@ -10,6 +10,8 @@
 #include "msrom/core/errors.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/random.hpp"
+#include "msrom/nn/kernel.hpp"
+#include "kernel_detail.hpp"
 
 namespace msrom::nn {
 
@@ -26,27 +28,6 @@ constexpr double kLeakySlope = 0.01;
 inline double* reserve(VectorXd& storage, Index n) {
   if (storage.size() < n) storage.resize(n);
   return storage.data();
-}
-
-// In place: z <- phi(z) (inference; no derivative wanted).
-template <class M>
-void activate(Activation act, M&& z) {
-  auto x = z.array();
-  switch (act) {
-    case Activation::swish:
-      // The same operations as the training path, so both give bitwise the same outputs. For x << 0,
-      // exp overflows to inf and sigmoid to 0: the right limit.
-      x = x * (1.0 / (1.0 + (-x).exp()));
-      break;
-    case Activation::leaky_relu:
-      x = (x > 0.0).select(x, kLeakySlope * x);
-      break;
-    case Activation::tanh:
-      x = x.tanh();
-      break;
-    case Activation::identity:
-      break;
-  }
 }
 
 // In place: z <- phi(z) and d <- phi'(z) (training).
@@ -167,29 +148,21 @@ void Mlp::forward(const Eigen::Ref<const MatrixXd>& X, Eigen::Ref<MatrixXd> Y, W
     throw std::invalid_argument("nn::Mlp::forward: output must be " + std::to_string(widths_.back()) + " x " +
                                 std::to_string(B));
   const int L = num_layers();
-  if (L == 1) {
-    Y.noalias() = weight(0) * X;
-    Y.colwise() += bias(0);
-    return;
-  }
-  // Hidden layers ping-pong between the two workspace buffers; the last layer writes straight into Y.
-  auto z = ws.buffer(0, widths_[1], B);
-  z.noalias() = weight(0) * X;
-  z.colwise() += bias(0);
-  activate(activation_, z);
-  for (int l = 1; l < L; ++l) {
-    Eigen::Map<const MatrixXd> in(z.data(), widths_[l], B);
-    if (l == L - 1) {
-      Y.noalias() = weight(l) * in;
-      Y.colwise() += bias(l);
-    } else {
-      auto out = ws.buffer(l % 2, widths_[l + 1], B);
-      out.noalias() = weight(l) * in;
-      out.colwise() += bias(l);
-      activate(activation_, out);
-      new (&z) Eigen::Map<MatrixXd>(out.data(), out.rows(), out.cols());
-    }
-  }
+  if (B == 0) return;
+  // The inference kernels (kernel.hpp): layer views on the stack, activations in the workspace buffers.
+  constexpr int kMaxLayers = 64;
+  if (L > kMaxLayers) throw std::invalid_argument("nn::Mlp::forward: more than 64 layers");
+  detail::LayerRef layers[kMaxLayers];
+  for (int l = 0; l < L; ++l)
+    layers[l] = {params_.data() + offsets_[l], params_.data() + bias_offset(l), widths_[l], widths_[l + 1]};
+  double* b0 = ws.buffer(0, max_width_, B).data();
+  double* b1 = ws.buffer(1, max_width_, B).data();
+  detail::ForwardFn fn = detail::forward_generic;
+#if defined(MSROM_NN_SIMD_KERNELS)
+  if (kernel() == Kernel::avx512) fn = detail::forward_avx512;
+  if (kernel() == Kernel::avx2) fn = detail::forward_avx2;
+#endif
+  fn(layers, L, static_cast<int>(activation_), X.data(), X.outerStride(), B, Y.data(), Y.outerStride(), b0, b1);
 }
 
 MatrixXd Mlp::forward(const Eigen::Ref<const MatrixXd>& X) const {

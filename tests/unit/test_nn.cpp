@@ -14,6 +14,7 @@
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/random.hpp"
 #include "msrom/nn/adam.hpp"
+#include "msrom/nn/kernel.hpp"
 #include "msrom/nn/mlp.hpp"
 
 using namespace msrom;
@@ -81,9 +82,9 @@ TEST_CASE("Flat parameter layout and forward pass match a hand computation", "[n
       const double h0 = phi(0.5 * x0 + 2.0 * x1 + 0.1), h1 = phi(-1.0 * x0 + 0.25 * x1 - 0.2);
       CHECK(Y(0, c) == Approx(1.5 * h0 - 3.0 * h1 + 0.7).epsilon(1e-14));
     }
-    // The training path and the workspace path give bitwise the same outputs.
+    // The training path (Eigen) and the inference kernels agree to rounding.
     Tape tape;
-    CHECK(MatrixXd(net.forward(X, tape)) == Y);
+    CHECK(max_rel_err(MatrixXd(net.forward(X, tape)), Y, 1e-300) < 1e-14);
     Workspace ws;
     MatrixXd Z(1, 3);
     net.forward(X, Z, ws);
@@ -353,4 +354,129 @@ TEST_CASE("fit_weighted_mse fits sin on [-2, 2]; a zero-weight outlier is ignore
   CHECK_THROWS_AS(fit_weighted_mse(again, X, Y, w, o, MPI_COMM_SELF), InputError);
   o.batch = 16;
   CHECK_THROWS_AS(fit_weighted_mse(again, X, Y, VectorXd::Zero(n + 1), o, MPI_COMM_SELF), InputError);
+}
+
+// ------------------------------------------------------------------------------ SIMD inference kernels
+namespace {
+std::vector<Kernel> simd_kernels() {
+  std::vector<Kernel> ks;
+  for (Kernel k : {Kernel::avx2, Kernel::avx512})
+    if (available(k)) ks.push_back(k);
+  return ks;
+}
+
+// Restores the process-wide kernel at scope exit.
+struct KernelScope {
+  Kernel saved = kernel();
+  explicit KernelScope(Kernel k) { use_kernel(k); }
+  ~KernelScope() { use_kernel(saved); }
+};
+}  // namespace
+
+TEST_CASE("Kernel names, availability and the -nn_kernel choice", "[nn][kernel]") {
+  CHECK(available(Kernel::generic));
+  CHECK(available(best_kernel()));
+  CHECK(to_string(Kernel::avx512) == "avx512");
+  CHECK_THROWS_AS(select_kernel("sse9", MPI_COMM_SELF), InputError);
+  const Kernel before = kernel();
+  CHECK(select_kernel("generic", MPI_COMM_SELF) == Kernel::generic);
+  CHECK(kernel() == Kernel::generic);
+  CHECK(select_kernel("auto", MPI_COMM_SELF) == best_kernel());
+  for (Kernel k : {Kernel::avx2, Kernel::avx512})
+    if (!available(k)) CHECK_THROWS_AS(select_kernel(to_string(k), MPI_COMM_SELF), InputError);
+  use_kernel(before);
+}
+
+TEST_CASE("The kernels' exp is within 2 ulp of std::exp and handles overflow, underflow and NaN", "[nn][kernel]") {
+  std::vector<double> x;
+  for (int i = 0; i <= 20000; ++i) x.push_back(-708.0 + 1417.7 * i / 20000.0);  // the normal range
+  for (int i = 0; i <= 2000; ++i) x.push_back(-1.0 + 2.0 * i / 2000.0);          // around 0, r small
+  const std::vector<double> edge = {0.0, -0.0, 1e-300, -1e-300, 709.78, 709.79, 710.0, 1e300, -745.0, -746.0, -1e300,
+                                    HUGE_VAL, -HUGE_VAL, std::nan("")};
+  for (Kernel k : simd_kernels()) {
+    CAPTURE(to_string(k));
+    std::vector<double> y(x.size());
+    kernel_exp(k, x.data(), y.data(), static_cast<std::ptrdiff_t>(x.size()));
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double e = std::exp(x[i]);
+      worst = std::max(worst, std::abs(y[i] - e) / e);
+    }
+    CHECK(worst < 2 * 2.2205e-16);
+    std::vector<double> ye(edge.size());
+    kernel_exp(k, edge.data(), ye.data(), static_cast<std::ptrdiff_t>(edge.size()));
+    CHECK(ye[0] == 1.0);
+    CHECK(ye[1] == 1.0);
+    CHECK(ye[2] == 1.0);
+    CHECK(ye[3] == 1.0);
+    CHECK(ye[4] == Approx(std::exp(709.78)).epsilon(1e-15));
+    CHECK(std::isinf(ye[5]));
+    CHECK(std::isinf(ye[6]));
+    CHECK(std::isinf(ye[7]));
+    CHECK(ye[8] > 0);  // a subnormal, about 5e-324
+    CHECK(ye[8] < 1e-320);
+    CHECK(ye[9] == 0.0);
+    CHECK(ye[10] == 0.0);
+    CHECK(std::isinf(ye[11]));
+    CHECK(ye[12] == 0.0);
+    CHECK(std::isnan(ye[13]));
+  }
+}
+
+TEST_CASE("Inference kernels agree with the training path and give each member the same bits in any batch",
+          "[nn][kernel]") {
+  // Odd widths exercise the partial output vectors, B = 23 the member tail of every tile size.
+  const std::vector<std::vector<int>> shapes = {{3, 37, 29, 2}, {1, 100, 50, 1}, {2, 1}, {5, 8, 16, 24, 7}};
+  const Eigen::Index B = 23;
+  for (auto act : kAll)
+    for (const auto& widths : shapes) {
+      CAPTURE(to_string(act), widths);
+      Mlp net(widths, act, 11);
+      net.params() += 0.2 * gaussian(net.num_params(), 1, 4);
+      const MatrixXd X = 2.0 * gaussian(widths.front(), B, 5);
+      Tape tape;
+      const MatrixXd ref = net.forward(X, tape);  // Eigen
+      std::vector<MatrixXd> outs;
+      std::vector<Kernel> kernels = simd_kernels();
+      kernels.insert(kernels.begin(), Kernel::generic);
+      for (Kernel k : kernels) {
+        CAPTURE(to_string(k));
+        KernelScope scope(k);
+        const MatrixXd Y = net.forward(X);
+        CHECK(max_rel_err(Y, ref, ref.cwiseAbs().maxCoeff()) < 1e-13);  // rounding, relative to the output scale
+        // Member j alone, and members inside a larger, differently aligned batch, give bitwise the same result.
+        Workspace ws;
+        for (Eigen::Index j = 0; j < B; ++j) {
+          MatrixXd y1(widths.back(), 1);
+          net.forward(X.col(j), y1, ws);
+          CHECK(y1.col(0) == Y.col(j));
+        }
+        MatrixXd big(widths.front(), B + 3), ybig(widths.back(), B + 3);
+        big.setRandom();
+        big.middleCols(1, B) = X;
+        net.forward(big, ybig, ws);
+        CHECK(ybig.middleCols(1, B) == Y);
+        if (k != Kernel::generic) outs.push_back(Y);
+      }
+      for (std::size_t i = 1; i < outs.size(); ++i) CHECK(outs[i] == outs[0]);  // avx2 == avx512, bit for bit
+    }
+}
+
+TEST_CASE("Inference kernels: extreme pre-activations stay finite and NaN inputs stay NaN", "[nn][kernel]") {
+  Mlp net({1, 4, 1}, Activation::swish, 2);
+  net.params() << 1000, -1000, 1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 0;  // W0, b0, W1, b1
+  MatrixXd X(1, 3);
+  X << 1.0, -1.0, std::nan("");
+  std::vector<Kernel> kernels = simd_kernels();
+  kernels.push_back(Kernel::generic);
+  for (Kernel k : kernels) {
+    CAPTURE(to_string(k));
+    KernelScope scope(k);
+    const MatrixXd Y = net.forward(X);
+    // swish(1000) = 1000, swish(-1000) = -1000 e^-1000 -> -0, swish(+-1) = +-1 / (1 + e^-+1)
+    const double s1 = 1 / (1 + std::exp(-1.0)), sm1 = -1 / (1 + std::exp(1.0));
+    CHECK(Y(0, 0) == Approx(1000 + s1 + sm1).epsilon(1e-15));
+    CHECK(Y(0, 1) == Approx(1000 + sm1 + s1).epsilon(1e-15));
+    CHECK(std::isnan(Y(0, 2)));
+  }
 }

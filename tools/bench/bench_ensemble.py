@@ -3,7 +3,8 @@
 in one run with the same loop in PyTorch, and the analytic drift and weak scaling of msrom alone.
 
   1. Langevin drift Phi s(u) with the score MLP [1,100,50,1] (Swish), 1e4 members, float64, 1 thread each:
-     msrom (TS and plain loop) against PyTorch (torch.set_num_threads(1)), the same weights.
+     msrom (TS and plain loop; every MLP kernel the CPU has, -nn_kernel) against PyTorch
+     (torch.set_num_threads(1)), the same weights.
   2. Analytic double-well drift, msrom alone: member-steps/s per core.
   3. Weak scaling 1 -> 2 ranks: the same members per rank.
     /usr/bin/python3 tools/bench/bench_ensemble.py [--members 10000] [--steps 200]
@@ -55,6 +56,13 @@ with tempfile.TemporaryDirectory() as tmp:
     common = ["-members", str(a.members), "-ts_dt", "1e-3", "-ts_max_steps", str(a.steps), "-ensemble_burn_in", "0",
               "-ensemble_save_every", "0", "-ensemble_stats_every", "10", "-ensemble_max_lag", "0.1",
               "-output", os.path.join(tmp, "r.h5"), "-progress", "never"]
+    # Every MLP inference kernel this CPU has (nn/kernel.hpp); the default (auto) is the widest.
+    kernels = {}
+    for k in ("generic", "avx2", "avx512"):
+        try:
+            kernels[k] = run(["-model", model, "-ensemble_integrator", "ts", "-nn_kernel", k] + common)
+        except subprocess.CalledProcessError:
+            pass  # not on this CPU
     ms_ts = run(["-model", model, "-ensemble_integrator", "ts"] + common)
     ms_loop = run(["-model", model, "-ensemble_integrator", "loop"] + common)
 
@@ -86,7 +94,9 @@ with tempfile.TemporaryDirectory() as tmp:
 print(f"| member-steps/s, {a.members} members, float64, 1 thread | value |")
 print("|---|---|")
 print(f"| MLP [1,100,50,1] drift, PyTorch {torch.__version__} EM loop | {torch_rate:.3g} |")
-print(f"| MLP drift, msrom ensemble, PETSc TS Euler + noise post-step | {ms_ts:.3g} ({ms_ts / torch_rate:.1f}x PyTorch) |")
+for k, rate in kernels.items():
+    print(f"| MLP drift, msrom ensemble, TS, -nn_kernel {k} | {rate:.3g} ({rate / torch_rate:.1f}x PyTorch) |")
+print(f"| MLP drift, msrom ensemble, PETSc TS Euler + noise post-step (default kernel) | {ms_ts:.3g} ({ms_ts / torch_rate:.1f}x PyTorch) |")
 print(f"| MLP drift, msrom ensemble, plain loop | {ms_loop:.3g} (TS costs {100 * (ms_loop / ms_ts - 1):+.1f}%) |")
 print(f"| analytic double-well drift, msrom, 1 rank (per core) | {analytic:.3g} |")
 print(f"| weak scaling 1 -> 2 ranks (1e4 members per rank), per-rank rate 1: {one:.3g}, 2: {two / 2:.3g} | {100 * two / 2 / one:.1f}% |")

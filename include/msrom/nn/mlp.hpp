@@ -105,6 +105,9 @@ class Mlp {
   Eigen::Index bias_offset(int l) const { return offsets_[l] + Eigen::Index{widths_[l]} * widths_[l + 1]; }
 
   // ---- inference (nothing kept for backward)
+  // Runs the kernel chosen in nn/kernel.hpp, not Eigen: each column's result is the same bits whatever batch
+  // it is in (so ensembles are identical for any rank count), and differs from the training forward below by
+  // rounding only (~1e-15 relative).
   // Y = f(X); Y must already be out x B (it may be a block of a larger matrix). No allocation once `ws`
   // has seen a batch this large.
   void forward(const Eigen::Ref<const Eigen::MatrixXd>& X, Eigen::Ref<Eigen::MatrixXd> Y, Workspace& ws) const;

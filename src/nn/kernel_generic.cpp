@@ -1,0 +1,59 @@
+// The portable MLP inference kernel (nn/kernel.hpp "generic"): plain C++ for the baseline ISA, compiled with
+// -ffp-contract=off (CMakeLists.txt). Like the SIMD kernels, the loops run over a layer's output features j
+// with each output a fixed sequence z = b_j; z = z + W_jk a_k (k ascending); phi(z): whichever way the
+// compiler vectorises over j, every output gets the same operations, so a member's result does not depend on
+// the batch it is in or on the rank count. (Eigen's GEMM, used for training, does not promise that: its tail
+// paths for narrow blocks sum in another order.)
+#include <cmath>
+
+#include "kernel_detail.hpp"
+
+namespace msrom::nn::detail {
+namespace {
+
+enum : int { kSwish = 0, kLeakyRelu = 1, kTanh = 2, kIdentity = 3 };
+
+void layer(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+           std::ptrdiff_t ldz) {
+  const int n = L.n_out;
+  for (std::ptrdiff_t m = 0; m < B; ++m) {
+    const double* a = A + m * lda;
+    double* z = Z + m * ldz;
+    for (int j = 0; j < n; ++j) z[j] = L.b[j];
+    for (int k = 0; k < L.n_in; ++k) {
+      const double ak = a[k];
+      const double* w = L.W + static_cast<std::ptrdiff_t>(k) * n;
+      for (int j = 0; j < n; ++j) z[j] = z[j] + w[j] * ak;
+    }
+    switch (act) {
+      case kSwish:
+        for (int j = 0; j < n; ++j) z[j] = z[j] / (1.0 + std::exp(-z[j]));
+        break;
+      case kLeakyRelu:
+        for (int j = 0; j < n; ++j) z[j] = z[j] > 0.0 ? z[j] : 0.01 * z[j];
+        break;
+      case kTanh:
+        for (int j = 0; j < n; ++j) z[j] = std::tanh(z[j]);
+        break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void forward_generic(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
+                     double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1) {
+  const double* in = X;
+  std::ptrdiff_t ld = ldx;
+  for (int l = 0; l < L; ++l) {
+    const bool last = l == L - 1;
+    double* out = last ? Y : (l % 2 ? buf1 : buf0);
+    const std::ptrdiff_t ldo = last ? ldy : layers[l].n_out;
+    layer(layers[l], last ? int{kIdentity} : act, in, ld, B, out, ldo);
+    in = out;
+    ld = ldo;
+  }
+}
+
+}  // namespace msrom::nn::detail
