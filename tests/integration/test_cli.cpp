@@ -414,3 +414,83 @@ TEST_CASE("Clock-augmented Langevin model of the tristable system: 3-D score, x 
   CHECK(xmin < -1.2);
   CHECK(xmax > 1.2);
 }
+
+TEST_CASE("simulate a field case: KdV ci input gives /fields/u, grid, time, split and an XDMF sidecar",
+          "[integration][pde]") {
+  const std::string out = scratch() + "/kdv.h5";
+  const auto r = run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + out);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto f = msrom::h5::File::open(out);
+  CHECK(f.shape("/fields/u") == msrom::h5::Shape{5, 101, 1000});
+  CHECK(f.shape("/grid/x") == msrom::h5::Shape{1000});
+  CHECK_FALSE(f.exists("/grid/y"));
+  const auto t = f.read("/time"), x = f.read("/grid/x");
+  REQUIRE(t.size() == 101);
+  CHECK(t[0] == 0.0);
+  CHECK(t[100] == Approx(0.1).epsilon(1e-12));
+  CHECK(x[1] == Approx(0.01).epsilon(1e-12));
+  CHECK(f.read("/split") == std::vector<double>{0, 0, 0, 1, 2});
+  CHECK(f.read_strings_attribute("/split", "names") == std::vector<std::string>{"train", "validation", "test"});
+  CHECK(f.read_string_attribute("/", "system") == "kdv");
+  CHECK(f.read_double_attribute("/", "system_dispersion") == 0.02);
+  CHECK(f.read_double_attribute("/fields/u", "noise") == 0.01);
+  CHECK(f.read_string_attribute("/fields/u", "integrator") == "arkimex/3");
+  for (const char* a : {"msrom_version", "git_sha", "command", "created", "options", "seed", "nranks"})
+    CHECK(f.has_attribute("/", a));
+  // The soliton train stays bounded; the noise is there (1e-2) but small.
+  double umax = 0;
+  for (double v : f.read("/fields/u")) umax = std::max(umax, std::abs(v));
+  CHECK(umax > 1.5);
+  CHECK(umax < 3.0);
+  const std::string xmf = slurp(scratch() + "/kdv.xmf");
+  CHECK(xmf.find("kdv.h5:/fields/u") != std::string::npos);
+  CHECK(xmf.find("Dimensions=\"5 101 1000\"") != std::string::npos);
+  CHECK_FALSE(exists(out + ".part"));
+
+  // Same file from 2 ranks sharing each mesh (-pde_ranks_per_member 2): bitwise equal fields.
+  const std::string out2 = scratch() + "/kdv_np2.h5";
+  const auto r2 = run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -pde_ranks_per_member 2 -output " + out2, 2);
+  INFO(r2.err);
+  REQUIRE(r2.code == 0);
+  CHECK(msrom::h5::File::open(out2).read("/fields/u") == f.read("/fields/u"));
+
+  // 2-D: Burgers on its ci input.
+  const std::string b2 = scratch() + "/b2.h5";
+  const auto rb = run("simulate -options_file_yaml " + kInputs + "burgers2d_ci.yaml -output " + b2);
+  INFO(rb.err);
+  REQUIRE(rb.code == 0);
+  const auto g = msrom::h5::File::open(b2);
+  CHECK(g.shape("/fields/u") == msrom::h5::Shape{4, 51, 64, 64});
+  CHECK(g.shape("/grid/y") == msrom::h5::Shape{64});
+  CHECK(exists(scratch() + "/b2.xmf"));
+}
+
+TEST_CASE("simulate a field case: bad input exits 2 with one line naming the culprit", "[integration][pde][bad_input]") {
+  const std::string out = scratch() + "/badpde.h5";
+  const std::string sim = "simulate -system_type kdv -ts_max_time 0.01 -output " + out + " ";
+  struct Case {
+    std::string args, culprit;
+  };
+  const std::vector<Case> cases = {
+      {sim + "-simulate_train -1", "-simulate_train"},
+      {sim + "-simulate_train 0 -simulate_validation 0 -simulate_test 0", "-simulate_train"},
+      {sim + "-simulate_noise -0.1", "-simulate_noise"},
+      {sim + "-pde_ranks_per_member 0", "-pde_ranks_per_member"},
+      {sim + "-system_n 4", "-system_n"},
+      {sim + "-system_stencil upwind", "-system_stencil"},
+      {sim + "-ts_type bogus", "-ts_type"},
+      {sim + "-ts_dt 0", "-ts_dt"},
+      {sim + "-ts_max_time 1e-4", "-ts_max_time"},
+      {sim + "-system_nu 1", "-system_nu"},  // not a parameter of kdv: nothing reads it
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    INFO("msrom " << c.args << "\nstderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(c.culprit) != std::string::npos);
+    CHECK_FALSE(exists(out));
+    CHECK_FALSE(exists(out + ".part"));
+  }
+}
