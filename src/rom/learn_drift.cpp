@@ -30,6 +30,11 @@ LearnDriftConfig read_learn_drift_options(const Options& o, bool read_paths) {
   c.max_lag = o.positive("langevin_fit_max_lag", c.max_lag, "largest ACF lag of the tau measurements (time)");
   c.fit_iterations = static_cast<int>(o.integer("langevin_fit_iterations", c.fit_iterations,
                                                 "alpha iterations (0: 1, or 4 for a clock-driven model)", 0, 100));
+  c.identity_v = o.choice("langevin_generator_v", "samples", {"samples", "identity"},
+                          "V of Phi_generator = M V^-1: the sample average <s(c) c^T>, or -I (exact for the model's "
+                          "own density)") == "identity";
+  c.phase_current = o.flag("langevin_phase_current", c.phase_current,
+                           "clock-driven models: add the phase current, so the learned p(x | phase) is exact");
   return c;
 }
 
@@ -84,11 +89,12 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
 
   // 2. Phi from the generator of the noise-free cluster labels.
   const long lag = std::max(1L, static_cast<long>(std::llround(cfg.lag / td.sample_dt)));
-  // On a clock-augmented state the clock is not evolved: the evolved block of the generator's Phi is used.
-  lm.phi_generator = phi_from_generator(lm.score, u, td.series_start, lag, td.sample_dt, comm)
-                         .bottomRightCorner(d, d);
+  // On a clock-augmented state the clock is not evolved: the estimate is on the evolved block alone.
+  lm.phi_generator = phi_from_generator(lm.score, u, td.series_start, lag, td.sample_dt, comm, d,
+                                        cfg.identity_v);
   lm.generator_lag = static_cast<double>(lag) * td.sample_dt;
   lm.use("generator");
+  if (cfg.phase_current) lm.build_phase_current();
 
   // 3. Phi scaled to the data's integrated time: the model's time scales as 1/alpha.
   const double tau_data = data_tau(cfg, td, comm);
@@ -132,6 +138,7 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
   const auto dd = static_cast<hsize_t>(d);
   out.write("/langevin/Phi_generator", {dd, dd}, row_major(lm.phi_generator).data());
   out.attribute("/langevin/Phi_generator", "lag", lm.generator_lag);
+  out.attribute("/langevin/Phi_generator", "V", std::string(cfg.identity_v ? "identity" : "samples"));
   out.write("/langevin/Phi_acf", {dd, dd}, row_major(lm.phi_acf).data());
   out.attribute("/langevin/Phi_acf", "alpha", alpha);
   out.attribute("/langevin/Phi_acf", "tau_data", tau_data);

@@ -28,6 +28,8 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
   const double phi = o.positive("ensemble_phi", 1.0, "Phi of the analytic models (ou, double_well)");
   const std::string which = o.choice("langevin_phi", "", {"", "generator", "acf"},
                                      "Phi of a model file to use (default: the one the file names)");
+  const bool current = o.flag("langevin_phase_current", true,
+                              "clock-driven models: add the phase current, so the learned p(x | phase) is exact");
   if (model == "ou" || model == "double_well") return std::make_unique<AnalyticRom>(model, phi);
   if (model == "homogenised") {
     const auto d = systems::LorenzDriver::read(o);
@@ -37,6 +39,7 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
   if (model.empty()) throw InputError("-model: no model given (a model.h5, or ou / double_well)");
   auto m = LangevinModel::load(h5::File::open(model, "-model"));
   if (!which.empty()) m.use(which);
+  if (current) m.build_phase_current();
   return std::make_unique<LangevinRom>(std::move(m));
 }
 

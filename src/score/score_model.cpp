@@ -124,6 +124,15 @@ LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
   c.dsm_epochs = static_cast<int>(o.integer("score_dsm_epochs", c.dsm_epochs, "epochs of the dsm fit", 1, 100000000));
   c.grid_points = o.integer("score_grid_points", c.grid_points, "grid of the 1-D density check", 16);
   c.clock_frequency = o.real("score_clock_frequency", 0.0, "f > 0: learn on [sin 2 pi f t, cos 2 pi f t, x]", 0.0);
+  c.clock_scale = o.positive("score_clock_scale", c.clock_scale,
+                             "size of the clock rows after normalisation (smaller: more clusters resolve x)");
+  c.symmetry = o.choice("score_symmetry", c.symmetry, {"none", "odd"},
+                        "odd: the density is symmetric under u -> -u (clock rows too: a half-period shift); "
+                        "train on the data and their mirror images");
+  c.fit_weights = o.choice("score_fit_weights", c.fit_weights, {"counts", "uniform"},
+                           "centroid weights in the eps_hat fit (kgmm): samples per cluster, or all alike");
+  c.lr_schedule = o.choice("score_lr_schedule", c.lr_schedule, {"constant", "cosine"},
+                           "learning rate over the fit: constant, or cosine decay to 0");
   c.kgmm.seed = c.seed;
   return c;
 }
@@ -203,6 +212,17 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   // 1. Data: split, normalisation from the training part (all-reduced moments).
   TrainingData s =
       read_training_data(cfg.data, cfg.dataset, cfg.train_fraction, cfg.kgmm.clusters, comm, cfg.clock_frequency);
+  if (cfg.symmetry == "odd") {
+    // Sample i becomes global samples 2g, 2g + 1 = u, -u: each rank's block stays contiguous in the global
+    // order, which is then the same for every rank count.
+    Eigen::MatrixXd both(s.train.rows(), 2 * s.train.cols());
+    for (Eigen::Index i = 0; i < s.train.cols(); ++i) {
+      both.col(2 * i) = s.train.col(i);
+      both.col(2 * i + 1) = -s.train.col(i);
+    }
+    s.train = std::move(both);
+    s.n_train *= 2;
+  }
   const int d = static_cast<int>(s.train.rows());
   Eigen::VectorXd sum = s.train.rowwise().sum();
   MPI_Allreduce(MPI_IN_PLACE, sum.data(), d, MPI_DOUBLE, MPI_SUM, comm);
@@ -212,6 +232,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   MPI_Allreduce(MPI_IN_PLACE, sq.data(), d, MPI_DOUBLE, MPI_SUM, comm);
   model.std = (sq / static_cast<double>(s.n_train)).cwiseSqrt();
   if (!(model.std.array() > 0).all()) throw InputError("-data: '" + cfg.data + "': a variable is constant");
+  if (cfg.clock_frequency > 0) model.std.head(2) /= cfg.clock_scale;
   const Eigen::MatrixXd u = (s.train.colwise() - model.mean).array().colwise() / model.std.array();
   model.sigma = cfg.kgmm.sigma;
   model.method = cfg.method;
@@ -225,6 +246,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   fit.batch = cfg.batch;
   fit.lr = cfg.lr;
   fit.seed = cfg.seed;
+  if (cfg.lr_schedule == "cosine") fit.schedule = nn::Schedule::cosine(0);
   Metrics metrics;
   const double t0 = MPI_Wtime();
 
@@ -249,9 +271,10 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
     const double t1 = MPI_Wtime();
     // K centroids are a tiny data set: every rank fits it whole (identical, deterministic) rather than
     // paying a reduction per minibatch.
-    const auto r = nn::fit_weighted_mse(model.eps_hat, c.centroids, c.noise_mean, c.counts, fit, MPI_COMM_SELF);
+    const Eigen::VectorXd w = cfg.fit_weights == "uniform" ? Eigen::VectorXd::Ones(c.counts.size()) : c.counts;
+    const auto r = nn::fit_weighted_mse(model.eps_hat, c.centroids, c.noise_mean, w, fit, MPI_COMM_SELF);
     metrics.set("fit_seconds", MPI_Wtime() - t1);
-    // Count-weighted RMS difference of the fitted score and the centroid scores (normalised units).
+    // RMS difference of the fitted score and the centroid scores, with the fit's weights (normalised units).
     metrics.set("score_fit_rms", std::sqrt(r.final_loss) / model.sigma);
   } else {
     // Denoising score matching: pairs (u + sigma z, z) over a global subsample, on every rank.
@@ -304,6 +327,7 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   model.save(out);
   out.attribute("/", "data", cfg.data);
   out.attribute("/", "dataset", cfg.dataset);
+  out.attribute("/score/mlp", "symmetry", cfg.symmetry);
   out.attribute("/normalization/mean", "train_fraction", cfg.train_fraction);
   out.attribute("/normalization/mean", "train_samples_per_member", s.nt_train);
   out.attribute("/normalization/mean", "validation_samples_per_member", s.nt - s.nt_train);

@@ -27,6 +27,8 @@ struct LearnDriftConfig {
   // Fixed-point iterations alpha <- alpha tau_model(alpha) / tau_data. One is exact for an autonomous model
   // (its time scales as 1/alpha); a clock-driven one has an external time scale: 0 = 1, or 4 with a clock.
   int fit_iterations = 0;
+  bool identity_v = false;    // V = -I in Phi_generator (phi_from_generator) instead of the sample average
+  bool phase_current = true;  // clock-driven models: the tau ensembles include the phase current (langevin.hpp)
   std::uint64_t seed = 1;
 };
 LearnDriftConfig read_learn_drift_options(const Options& opts, bool read_paths = true);

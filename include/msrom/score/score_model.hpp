@@ -58,6 +58,20 @@ struct LearnScoreConfig {
   double lr = 1e-3;
   std::int64_t dsm_samples = 50000;  // noised (x~, z) pairs for dsm
   double clock_frequency = 0;        // > 0: learn on [sin 2 pi f t, cos 2 pi f t, x] (/time gives t)
+  // The clock rows' size in the normalised state, relative to unit variance. The data fill a cylinder around
+  // the x axis whose circumference grows with it; the k-means partition spreads its K clusters over that
+  // surface, so a smaller clock leaves more of them for x, where the score has its structure (the slow,
+  // weak forcing makes the score vary gently with the phase). Stored in model.h5 through the clock rows' std.
+  double clock_scale = 1.0;
+  // "odd": the invariant density is symmetric under u -> -u of the whole learned state (clock rows included,
+  // i.e. together with a half-period shift), so the score is odd; the training samples are augmented with
+  // their mirror images (interleaved, so the global sample order and the result do not depend on the ranks).
+  std::string symmetry = "none";
+  // Weights of the centroids in the eps_hat fit: "counts" (samples per cluster: inverse variance of E[z|k])
+  // or "uniform" (every centroid alike, so the sparse barrier regions, which set the wells' relative mass
+  // through exp(int s), are fitted as closely as the wells).
+  std::string fit_weights = "counts";
+  std::string lr_schedule = "cosine";  // lr decays to 0 over the fit (a finer final fit), or "constant"
   int dsm_epochs = 40;
   std::uint64_t seed = 1;
   long grid_points = 2048;
