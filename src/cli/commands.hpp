@@ -30,6 +30,7 @@ int learn_score(Session&);
 int ensemble(Session&);
 int learn_drift(Session&);
 int evaluate(Session&);
+int coarse_dns(Session&);
 
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.

@@ -30,6 +30,7 @@ const msrom::cli::Command kCommands[] = {
     {"learn-drift", "drift matrix Phi of the Langevin model (generator, ACF fit) -> model.h5", msrom::cli::learn_drift},
     {"ensemble", "ensembles of the Langevin ROM (MPI, PETSc) -> rollouts.h5", msrom::cli::ensemble},
     {"evaluate", "model rollouts against the data: KL, ACF, residence times -> metrics.json", msrom::cli::evaluate},
+    {"coarse-dns", "coarse-mesh DNS baseline of a field data set, eps vs the data -> metrics.json", msrom::cli::coarse_dns},
     {"lyapunov", "largest Lyapunov exponent of a system (Benettin)", msrom::cli::lyapunov},
     {"pipeline", "all stages of a case file, into one directory", msrom::cli::pipeline},
 };

@@ -160,13 +160,14 @@ Pde burgers2d(const Options& o) {
   p.dim = 2;
   p.description = "2-D Burgers u_t = 0.005 Lap u - u (u_x + u_y), [0,1]^2, u = 0 on the boundary";
   p.nx = p.ny = grid_option(o, 128, 4);
+  p.ny = o.integer("system_ny", p.nx, "nodes in y incl. boundary (default: -system_n)", 4, 1L << 30);
   p.lx = p.ly = 1.0;
   p.periodic = false;
   const double nu = o.positive("system_nu", 0.005, "viscosity");
   add(p.linear, d2(p.dx(), nu));
   add(p.linear, d2(p.dy(), nu), true);
   p.advection = 1.0;
-  p.parameters = {{"n", double(p.nx)}, {"length", p.lx}, {"nu", nu}};
+  p.parameters = {{"n", double(p.nx)}, {"ny", double(p.ny)}, {"length", p.lx}, {"nu", nu}};
   p.draw = [](const Philox& rng) {
     double z[4];
     rng.normal4(0, 0, z);
@@ -254,6 +255,24 @@ Pde make_case(const std::string& type, const Options& opts) {
   const auto it = table().find(type);
   if (it == table().end()) throw InputError("-system_type: '" + type + "' is not a field case");
   return it->second.make(opts);
+}
+
+Pde make_case(const std::string& type, const std::vector<std::pair<std::string, std::string>>& settings) {
+  // A private options database: the command's own (and its check for unread options) stays untouched.
+  PetscOptions db = nullptr;
+  MSROM_PETSC(PetscOptionsCreate(&db));
+  for (const auto& [k, v] : settings) MSROM_PETSC(PetscOptionsSetValue(db, ("-" + k).c_str(), v.c_str()));
+  MSROM_PETSC(PetscOptionsPush(db));
+  try {
+    Pde p = make_case(type, Options("system"));
+    PetscOptionsPop();
+    PetscOptionsDestroy(&db);
+    return p;
+  } catch (...) {
+    PetscOptionsPop();
+    PetscOptionsDestroy(&db);
+    throw;
+  }
 }
 
 }  // namespace msrom::pde

@@ -494,3 +494,82 @@ TEST_CASE("simulate a field case: bad input exits 2 with one line naming the cul
     CHECK_FALSE(exists(out + ".part"));
   }
 }
+
+TEST_CASE("coarse-dns on the KdV ci data: rollouts, per-time eps, metrics.json and figures", "[integration][pde][coarse_dns]") {
+  const std::string data = scratch() + "/cdns_kdv.h5", dir = scratch() + "/cdns_kdv";
+  const auto s = run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -progress never -output " + data);
+  INFO(s.err);
+  REQUIRE(s.code == 0);
+  const auto r = run("coarse-dns -data " + data + " -coarse_nx 20 -progress never -output " + dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const auto ro = msrom::h5::File::open(dir + "/rollouts.h5");
+  CHECK(ro.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 101, 1000});
+  CHECK(ro.shape("/ensemble/fields/u_coarse") == msrom::h5::Shape{1, 101, 20});
+  CHECK(ro.read("/ensemble/members") == std::vector<double>{4});  // the one test trajectory
+  CHECK(ro.read("/ensemble/status") == std::vector<double>{0});
+  CHECK(ro.read("/time") == msrom::h5::File::open(data).read("/time"));
+  CHECK(ro.read_string_attribute("/", "model") == "coarse_dns");
+  CHECK(ro.read_string_attribute("/", "integrator") == "arkimex/3");
+  const auto eh = msrom::h5::File::open(dir + "/eps.h5");
+  CHECK(eh.shape("/eps") == msrom::h5::Shape{1, 101});
+  const auto m = msrom::Metrics::read(dir + "/metrics.json");
+  const auto eps = eh.read("/eps");
+  double mean = 0;
+  for (double e : eps) mean += e / static_cast<double>(eps.size());
+  CHECK(m.get("eps_mean.coarse_dns") == Approx(mean).epsilon(1e-12));
+  // Measured: 0.116 +- 0.024 over t in [0, 0.1] (the paper-size set, t in [0, 1], gives 0.547; docs/pde.md).
+  CHECK(m.get("eps_mean.coarse_dns") > 0.05);
+  CHECK(m.get("eps_mean.coarse_dns") < 0.25);
+  CHECK(m.get("eps_initial.coarse_dns") == eps.front());
+  CHECK(exists(dir + "/figures/eps.png"));
+  CHECK(exists(dir + "/figures/fields.png"));
+
+  // Kuramoto-Sivashinsky ci input, 128 -> 32: another periodic case through the same path.
+  const std::string ks = scratch() + "/cdns_ks.h5";
+  REQUIRE(run("simulate -options_file_yaml " + kInputs + "ks22_ci.yaml -progress never -output " + ks).code == 0);
+  CHECK(msrom::h5::File::open(ks).shape("/fields/u") == msrom::h5::Shape{4, 41, 128});
+  const auto rk = run("coarse-dns -data " + ks + " -coarse_nx 32 -coarse_dns_figures 0 -progress never -output " + dir + "_ks");
+  INFO(rk.err);
+  REQUIRE(rk.code == 0);
+  CHECK(msrom::h5::File::open(dir + "_ks/rollouts.h5").shape("/ensemble/fields/u") == msrom::h5::Shape{1, 41, 128});
+}
+
+TEST_CASE("coarse-dns: bad input exits 2 with one line naming the option or file", "[integration][pde][coarse_dns][bad_input]") {
+  const std::string data = scratch() + "/cdns_bad.h5", out = scratch() + "/cdns_bad_out";
+  REQUIRE(run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -ts_max_time 0.01 -progress never -output " + data).code == 0);
+  const std::string ok = "coarse-dns -coarse_dns_figures 0 -output " + out + " ";
+  struct Case {
+    std::string args, culprit;
+  };
+  const std::vector<Case> cases = {
+      {ok, "-data"},
+      {ok + "-data " + scratch() + "/missing.h5", "missing.h5"},
+      {ok + "-data " + scratch() + "/stdout", "stdout"},  // not HDF5
+      {ok + "-data " + data + " -coarse_nx 2000", "-coarse_nx"},
+      {ok + "-data " + data + " -coarse_nx 4", "-coarse_nx"},
+      {ok + "-data " + data + " -coarse_ny 8", "-coarse_ny"},
+      {ok + "-data " + data + " -coarse_dns_split bogus", "-coarse_dns_split"},
+      {ok + "-data " + data + " -ts_dt 3e-4", "-ts_dt"},
+      {ok + "-data " + data + " -ts_type bogus", "-ts_type"},
+      {ok + "-data " + data + " -coarse_bogus 1", "-coarse_bogus"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    INFO("msrom " << c.args << "\nstderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(c.culprit) != std::string::npos);
+    CHECK_FALSE(exists(out + "/rollouts.h5"));
+    CHECK_FALSE(exists(out + "/metrics.json"));
+  }
+  // A data file that is not a field data set (an ODE ensemble's rollouts have no /fields/u).
+  const std::string ode = scratch() + "/cdns_ode.h5";
+  REQUIRE(run("simulate -system_type bistable -members 1 -ts_max_time 1 -progress never -output " + ode).code == 0);
+  const auto r = run(ok + "-data " + ode);
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("-data") != std::string::npos);
+  CHECK(r.err.find("/fields/u") != std::string::npos);
+}

@@ -16,7 +16,8 @@
 //              or u_t = -u_x (4th-order central)
 //   kdv        u_t = -u u_x - 0.02 u_xxx                [0,10) periodic             1000
 //   burgers1d  u_t = -u u_x + 5e-4 u_xx                 [0,1) periodic              1000
-//   burgers2d  u_t = 0.005 Lap u - u (u_x + u_y)        [0,1]^2, u = 0 on boundary  128 x 128 (nodes incl. boundary)
+//   burgers2d  u_t = 0.005 Lap u - u (u_x + u_y)        [0,1]^2, u = 0 on boundary  128 x 128 (nodes incl. boundary;
+//                                                                                -system_ny for a non-square mesh)
 //   ks22/ks100 u_t = -u u_x - u_xx - u_xxxx             [0,L) periodic, L = 22/100  128 / 512
 //
 // Grid points: periodic x_i = i L / n (i = 0..n-1); Dirichlet x_i = i L / (n - 1), the end nodes carry
@@ -90,6 +91,10 @@ bool is_case(const std::string& type);
 // Builds case `type` with its parameters read from the options database (-system_n, -system_nu, ...).
 // InputError naming the option for invalid values.
 Pde make_case(const std::string& type, const Options& opts);
+// Builds case `type` from explicit settings (option name without dash -> value, e.g. {"system_n", "20"}),
+// read from a private options database: the process's own options are neither read nor consumed.
+// InputError naming the option for invalid values.
+Pde make_case(const std::string& type, const std::vector<std::pair<std::string, std::string>>& settings);
 
 // The periodic distance of y to 0 on a domain of length l: in [0, l/2].
 double periodic_distance(double y, double l);
