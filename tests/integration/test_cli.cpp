@@ -335,10 +335,14 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
     CHECK_FALSE(exists(out + ".ckpt"));  // removed when the run completes
     CHECK_FALSE(exists(out + ".part"));
   };
-  // Runs `msrom <args>` in the background, sends `sig` after `delay` seconds, returns the exit code.
-  auto interrupted = [&](const std::string& args, const char* sig, const char* delay, int np = 0) {
+  // Runs `msrom <args>` in the background, waits until the file `ready` exists (the run has started, so its
+  // signal handlers are in place: a fixed sleep is not enough on a slow or sanitizer build), then `delay`
+  // seconds more, sends `sig` and returns the exit code.
+  auto interrupted = [&](const std::string& args, const std::string& ready, const char* sig, const char* delay,
+                         int np = 0) {
     const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
-    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; sleep " +
+    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
+                            "while [ ! -e " + ready + " ] && kill -0 $p 2>/dev/null; do sleep 0.02; done; sleep " +
                             delay + "; kill -" + sig + " $p; wait $p; exit $?'";
     const int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -346,7 +350,7 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
 
   SECTION("SIGTERM, one rank") {
     const std::string out = scratch() + "/ens_term.h5";
-    CHECK(interrupted(base + "-output " + out, "TERM", "0.7") == 3);
+    CHECK(interrupted(base + "-output " + out, out + ".part", "TERM", "0.3") == 3);
     CHECK(exists(out + ".ckpt"));
     CHECK_FALSE(exists(out));
     // A restart with other options refuses the checkpoint (and keeps it).
@@ -361,7 +365,7 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
   }
   SECTION("SIGUSR1 through mpiexec, two ranks (the same ensemble on 2 ranks equals the 1-rank run)") {
     const std::string out = scratch() + "/ens_usr1.h5";
-    CHECK(interrupted(base + "-output " + out, "USR1", "1.0", 2) == 3);
+    CHECK(interrupted(base + "-output " + out, out + ".part", "USR1", "0.3", 2) == 3);
     const auto r = run(base + "-restart -output " + out, 2);
     INFO(r.err);
     REQUIRE(r.code == 0);
@@ -370,7 +374,7 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
   }
   SECTION("kill -9 between periodic checkpoints") {
     const std::string out = scratch() + "/ens_kill.h5";
-    CHECK(interrupted(base + "-ensemble_checkpoint_every 20000 -output " + out, "9", "1.0") == 137);
+    CHECK(interrupted(base + "-ensemble_checkpoint_every 20000 -output " + out, out + ".ckpt", "9", "0.2") == 137);
     REQUIRE(exists(out + ".ckpt"));
     CHECK_FALSE(exists(out));
     const auto r = run(base + "-ensemble_checkpoint_every 20000 -restart -output " + out);
