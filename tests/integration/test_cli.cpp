@@ -265,6 +265,7 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
   const std::string typo_yaml = scratch() + "/typo.yaml";
   std::ofstream(typo_yaml) << "system:\n  type: bistable\n  sigmaa: 1\n";
   const std::string sim = "simulate -ts_max_time 1 -output " + out + " ";
+  const std::string pipe = scratch() + "/pipe/";  // the ci pipeline's data, model and rollouts (an earlier case)
   struct Case {
     std::string args, culprit;
   };
@@ -298,6 +299,26 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
       {"learn-score -data " + scratch() + "/sim_np1.h5 -score_hidden 10,x -output " + out, "-score_hidden"},
       {"pipeline -pipeline_stages simulate,bogus -output " + out, "-pipeline_stages"},
       {"ensemble -model double_well -ts_max_steps 10 -nn_kernel sse9 -output " + out, "-nn_kernel"},
+      {"learn-score -data " + pipe + "data.h5 -score_clock_scale 0 -output " + out, "-score_clock_scale"},
+      {"learn-score -data " + pipe + "data.h5 -score_symmetry sideways -output " + out, "-score_symmetry"},
+      {"learn-score -data " + pipe + "data.h5 -score_lr_schedule warm -output " + out, "-score_lr_schedule"},
+      {"learn-drift -data " + pipe + "data.h5", "-model"},
+      {"learn-drift -data " + pipe + "data.h5 -model " + junk, "-model"},
+      {"learn-drift -data " + pipe + "data.h5 -model " + pipe + "model.h5 -langevin_phi magic", "-langevin_phi"},
+      {"learn-drift -data " + pipe + "data.h5 -model " + pipe + "model.h5 -langevin_generator_lag 0",
+       "-langevin_generator_lag"},
+      {"learn-drift -data " + pipe + "data.h5 -model " + pipe + "model.h5 -langevin_generator_v maybe",
+       "-langevin_generator_v"},
+      {"ensemble -model " + scratch() + "/missing.h5 -output " + out, "-model"},
+      {"ensemble -model " + junk + " -output " + out, "-model"},
+      {"ensemble -model " + pipe + "data.h5 -output " + out, "-model"},  // a data file, not a model
+      {"ensemble -model double_well -members 0 -output " + out, "-members"},
+      {"ensemble -model double_well -ts_dt -1 -output " + out, "-ts_dt"},
+      {"ensemble -model " + pipe + "model.h5 -langevin_phi magic -output " + out, "-langevin_phi"},
+      {"evaluate -data " + pipe + "data.h5 -output " + out, "-rollouts"},
+      {"evaluate -data " + pipe + "data.h5 -rollouts " + junk + " -output " + out, "-rollouts"},
+      {"evaluate -data " + pipe + "data.h5 -rollouts " + pipe + "rollouts.h5 -evaluate_wells 1,-1 -output " + out,
+       "-evaluate_wells"},
       {"frobnicate", "frobnicate"},
   };
   for (const auto& c : cases) {
