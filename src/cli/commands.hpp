@@ -31,6 +31,7 @@ int ensemble(Session&);
 int learn_drift(Session&);
 int evaluate(Session&);
 int coarse_dns(Session&);
+int learn_forcing(Session&);
 
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.

@@ -28,6 +28,7 @@ const msrom::cli::Command kCommands[] = {
     {"stats", "statistics of a data set: moments, PDF, ACF, transitions -> metrics.json", msrom::cli::stats},
     {"learn-score", "score of the invariant density (KGMM or DSM) -> model.h5", msrom::cli::learn_score},
     {"learn-drift", "drift matrix Phi of the Langevin model (generator, ACF fit) -> model.h5", msrom::cli::learn_drift},
+    {"learn-forcing", "neural-ODE ensemble of the fast forcing (delay-embedded residual) -> model.h5", msrom::cli::learn_forcing},
     {"ensemble", "ensembles of the Langevin ROM (MPI, PETSc) -> rollouts.h5", msrom::cli::ensemble},
     {"evaluate", "model rollouts against the data: KL, ACF, residence times -> metrics.json", msrom::cli::evaluate},
     {"coarse-dns", "coarse-mesh DNS baseline of a field data set, eps vs the data -> metrics.json", msrom::cli::coarse_dns},

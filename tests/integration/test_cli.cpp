@@ -598,3 +598,112 @@ TEST_CASE("coarse-dns: bad input exits 2 with one line naming the option or file
   CHECK(r.err.find("-data") != std::string::npos);
   CHECK(r.err.find("/fields/u") != std::string::npos);
 }
+
+// ---- learn-forcing (issue 5, stage 1): the neural-ODE forcing on the ci pipeline's output.
+#include "msrom/rom/langevin.hpp"
+#include "msrom/score/score_model.hpp"
+
+TEST_CASE("learn-forcing on the ci pipeline output: /forcing per the contract, the same on 1 and 2 ranks",
+          "[integration][node]") {
+  const std::string dir = scratch() + "/forcing_ci";
+  const auto p = run("pipeline -options_file_yaml " + kInputs +
+                     "bistable_ci.yaml -pipeline_stages simulate,learn-score,learn-drift -progress never -output " + dir);
+  INFO(p.out << p.err);
+  REQUIRE(p.code == 0);
+  // Small networks and few steps: this checks the plumbing and the numbers it can check exactly.
+  const std::string small = " -forcing_hidden 16,16 -forcing_members 3 -forcing_iterations 20 -forcing_window 20 "
+                            "-forcing_check_trajectories 4 -forcing_check_time 4 -progress never ";
+  std::vector<std::vector<double>> params;
+  for (int np : {1, 2}) {
+    const std::string model = dir + "/model_np" + std::to_string(np) + ".h5";
+    REQUIRE(std::system(("cp " + dir + "/model.h5 " + model).c_str()) == 0);
+    const auto r = run("learn-forcing -data " + dir + "/data.h5 -model " + model + small, np);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("acf_error.node") != std::string::npos);
+    auto f = msrom::h5::File::open(model);
+    CHECK(f.exists("/langevin/Phi"));  // updated in place, the rest kept
+    std::vector<double> all;
+    for (int i = 0; i < 3; ++i) {
+      const std::string g = "/forcing/node/" + std::to_string(i);
+      CHECK(f.read(g + "/widths") == std::vector<double>{10, 16, 16, 10});
+      const auto v = f.read(g + "/params");
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    params.push_back(all);
+    CHECK(f.read_double_attribute("/forcing", "m") == 10);
+    CHECK(f.read_double_attribute("/forcing", "members") == 3);
+    CHECK(f.shape("/forcing/loss") == msrom::h5::Shape{3, 20});
+    // tau: 0.25 x the first lag where the stored residual ACF drops below 0.2.
+    const auto rho = f.read("/forcing/residual_acf");
+    const double dt = f.read_double_attribute("/forcing", "dt");
+    CHECK(dt == Approx(0.01).epsilon(1e-12));
+    std::size_t k = 1;
+    while (k < rho.size() && rho[k] >= 0.2) ++k;
+    REQUIRE(k < rho.size());
+    const double tau_samples = std::max(1.0, std::round(0.25 * static_cast<double>(k)));
+    CHECK(f.read_double_attribute("/forcing", "tau_samples") == tau_samples);
+    CHECK(f.read_double_attribute("/forcing", "tau") == Approx(tau_samples * dt).epsilon(1e-12));
+    // The residual's normalisation, recomputed here from its definition: r_n = (u_{n+1} - u_n)/dt - Phi s(u_n)
+    // over the training part (first 80%) of every member, pairs inside a member.
+    const auto lm = msrom::rom::LangevinModel::load(msrom::h5::File::open(model));
+    const auto td = msrom::score::read_training_data(dir + "/data.h5", "/state", 0.8, 2, MPI_COMM_SELF);
+    const Eigen::MatrixXd u = (td.train.array() - lm.score.mean(0)) / lm.score.std(0);
+    Eigen::MatrixXd F(1, u.cols());
+    msrom::nn::Workspace ws;
+    lm.drift(0, u, F, ws);
+    double s1 = 0, s2 = 0, n = 0;
+    for (Eigen::Index i = 0; i + 1 < u.cols(); ++i) {
+      if (td.series_start[static_cast<std::size_t>(i + 1)]) continue;
+      const double rn = (u(0, i + 1) - u(0, i)) / dt - F(0, i);
+      s1 += rn;
+      s2 += rn * rn;
+      n += 1;
+    }
+    const double mean = s1 / n, sd = std::sqrt(s2 / n - mean * mean);
+    CHECK(f.read("/forcing/normalization/mean")[0] == Approx(mean).epsilon(1e-6));
+    CHECK(f.read("/forcing/normalization/std")[0] == Approx(sd).epsilon(1e-9));
+    CHECK(f.read("/forcing/sigma_L")[0] == Approx(sd * std::sqrt(dt / 2)).epsilon(1e-9));
+  }
+  CHECK(params[0] == params[1]);  // bitwise, member groups and data-parallel blocks alike
+  const auto h = run("learn-forcing -help");
+  CHECK(h.code == 0);
+  for (const char* opt : {"-forcing_m", "-forcing_tau", "-forcing_hidden", "-forcing_members", "-forcing_window",
+                          "-forcing_iterations", "-forcing_lr"})
+    CHECK(h.out.find(opt) != std::string::npos);
+}
+
+TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or file", "[integration][node][bad_input]") {
+  const std::string dir = scratch() + "/forcing_bad";
+  const auto p = run("pipeline -options_file_yaml " + kInputs +
+                     "bistable_ci.yaml -pipeline_stages simulate,learn-score -ts_max_time 200 -score_epochs 50 "
+                     "-progress never -output " + dir);
+  INFO(p.out << p.err);
+  REQUIRE(p.code == 0);
+  const std::string data = dir + "/data.h5", model = dir + "/model.h5";  // model: score only, no /langevin
+  const std::string ok = "learn-forcing -progress never ";
+  struct Case {
+    std::string args, culprit;
+  };
+  const std::vector<Case> cases = {
+      {ok + "-model " + model, "-data"},
+      {ok + "-data " + data, "-model"},
+      {ok + "-data " + scratch() + "/missing.h5 -model " + model, "missing.h5"},
+      {ok + "-data " + data + " -model " + scratch() + "/missing_model.h5", "missing_model.h5"},
+      {ok + "-data " + data + " -model " + model, "learn-drift"},  // no /langevin yet
+      {ok + "-data " + data + " -model " + data, "-model"},        // not a model file
+      {ok + "-data " + data + " -model " + model + " -forcing_m 0", "-forcing_m"},
+      {ok + "-data " + data + " -model " + model + " -forcing_hidden 0", "-forcing_hidden"},
+      {ok + "-data " + data + " -model " + model + " -forcing_lr -1", "-forcing_lr"},
+      {ok + "-data " + data + " -model " + model + " -forcing_activation bogus", "-forcing_activation"},
+      {ok + "-data " + data + " -model " + model + " -forcing_bogus 1", "-forcing_bogus"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    INFO("msrom " << c.args << "\nstderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(c.culprit) != std::string::npos);
+  }
+  CHECK_FALSE(msrom::h5::File::open(model).exists("/forcing"));
+}

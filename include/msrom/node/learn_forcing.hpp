@@ -1,0 +1,65 @@
+#pragma once
+// `msrom learn-forcing`: the neural-ODE model of the fast forcing (method doc section 4), added to model.h5.
+//
+// 1. Residual at the data's full sampling resolution, in the model's normalised coordinates u:
+//        r_n = (u_{n+1} - u_n) / dt - Phi s(u_n)
+//    with the learned score MLP (which continues smoothly outside the clustered range; no analytic tail).
+//    Pairs never cross a member's series; only the training part (first train_fraction) is used.
+// 2. z-scored per component: r_hat = (r - mean_r) / std_r.
+// 3. Delay vectors u_t = [r_hat_t, r_hat_{t - tau}, ..., r_hat_{t - (m-1) tau}] with tau = max(1, round(0.25
+//    tau_opt)), tau_opt the first lag where the ACF of r_hat (first component, averaged over members) drops
+//    below 0.2 (options).
+// 4. An ensemble of NODEs du/dt = NN(u) (node/node.hpp), member i initialised with seed + i and drawing its
+//    windows with seed + i, trained in parallel, one member per rank group, data-parallel inside a group.
+// 5. sigma_L, the amplitude of the coloured unit-variance forcing in the hybrid step
+//        u_{n+1} = u_n + dt Phi s(u_n) + sqrt(2 dt) sigma_L r_hat_n:
+//    the residual's increments are dt r = dt (mean_r + std_r r_hat), so sigma_L = std_r sqrt(dt / 2) (per
+//    component, at the sample spacing dt it was fitted at; stored with it).
+// 6. Check: a free run of every NODE (from `check_trajectories` data delay vectors) gives the ACF of its first
+//    component; acf_error.node is the largest |rho_NODE(k) - rho_residual(k)| up to the residual ACF's first
+//    zero crossing, for the members' pooled ACF (acf_error_max.node: the worst single member).
+//
+// model.h5, group /forcing (replaced if present):
+//   /forcing/node/<i>              member i (nn::Mlp::save)
+//   /forcing/normalization/{mean,std}  [d]  of the residual r
+//   /forcing/sigma_L               [d]
+//   /forcing/residual_acf          [lags+1]  rho of r_hat (first component)
+//   /forcing/loss                  [members, iterations]  batch loss per Adam step
+//   attributes of /forcing: m, tau (time), tau_samples, dt (sample spacing), members, window, acf_error
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+#include "msrom/core/files.hpp"
+#include "msrom/core/progress.hpp"
+#include "msrom/node/node.hpp"
+
+namespace msrom {
+class Options;
+}
+
+namespace msrom::node {
+
+struct LearnForcingConfig {
+  std::string data, dataset = "/state", model;
+  double train_fraction = 0.8;
+  int m = 10;
+  double tau = 0;               // time units; 0: from the ACF rule below
+  double acf_threshold = 0.2, tau_factor = 0.25, max_lag = 5.0;  // max_lag: time units of the residual ACF
+  std::vector<int> hidden{256, 256};
+  std::string activation = "swish";
+  int members = 4;
+  TrainOptions train;           // steps (window), batch, iterations, lr, decay, block, seed
+  std::string lr_schedule = "cosine";
+  int check_trajectories = 16;
+  double check_time = 20;       // length of each free run (time units)
+  std::uint64_t seed = 1;
+  ProgressMode progress = ProgressMode::automatic;
+};
+LearnForcingConfig read_learn_forcing_options(const Options& opts, bool read_paths = true);
+
+// Collective over comm; returns the metrics on every rank.
+Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm);
+
+}  // namespace msrom::node
