@@ -6,9 +6,9 @@
 
 namespace msrom::nn::detail {
 
-void forward_avx2(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                  double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1) {
-  forward_impl(layers, L, act, X, ldx, B, Y, ldy, buf0, buf1);
+void layer_avx2(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                  std::ptrdiff_t ldz) {
+  layer(L, act, A, lda, B, Z, ldz);
 }
 
 void exp_avx2(const double* x, double* y, std::ptrdiff_t n) { exp_impl(x, y, n); }

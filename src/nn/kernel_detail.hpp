@@ -14,18 +14,17 @@ struct LayerRef {
   int n_in, n_out;
 };
 
-// Y = f(X) for a network of L layers, the hidden ones with activation `act` (the value of nn::Activation),
-// the last one affine. X is n_0 x B with column stride ldx, Y is n_L x B with column stride ldy; buf0 and
-// buf1 each hold max_l n_l x B doubles.
-using ForwardFn = void (*)(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                           double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1);
-
-void forward_generic(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                     double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1);
-void forward_avx2(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                  double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1);
-void forward_avx512(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                    double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1);
+// Z = phi(W A + b 1^T) for one layer and B members, with `act` the value of nn::Activation (identity for the
+// output layer). A is n_in x B with column stride lda, Z is n_out x B with column stride ldz. Each kernel
+// computes every output by one fixed sequence of operations (see kernel_impl.hpp and kernel_generic.cpp).
+using LayerFn = void (*)(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                         std::ptrdiff_t ldz);
+void layer_generic(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                   std::ptrdiff_t ldz);
+void layer_avx2(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                std::ptrdiff_t ldz);
+void layer_avx512(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                  std::ptrdiff_t ldz);
 
 // Elementwise exp with the kernels' algorithm (for tests): y[i] = exp(x[i]).
 void exp_avx2(const double* x, double* y, std::ptrdiff_t n);

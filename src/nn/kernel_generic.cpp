@@ -10,11 +10,11 @@
 
 namespace msrom::nn::detail {
 namespace {
+enum : int { kSwish = 0, kLeakyRelu = 1, kTanh = 2 };
+}  // namespace
 
-enum : int { kSwish = 0, kLeakyRelu = 1, kTanh = 2, kIdentity = 3 };
-
-void layer(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
-           std::ptrdiff_t ldz) {
+void layer_generic(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
+                   std::ptrdiff_t ldz) {
   const int n = L.n_out;
   for (std::ptrdiff_t m = 0; m < B; ++m) {
     const double* a = A + m * lda;
@@ -37,22 +37,6 @@ void layer(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std:
         break;
       default: break;
     }
-  }
-}
-
-}  // namespace
-
-void forward_generic(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                     double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1) {
-  const double* in = X;
-  std::ptrdiff_t ld = ldx;
-  for (int l = 0; l < L; ++l) {
-    const bool last = l == L - 1;
-    double* out = last ? Y : (l % 2 ? buf1 : buf0);
-    const std::ptrdiff_t ldo = last ? ldy : layers[l].n_out;
-    layer(layers[l], last ? int{kIdentity} : act, in, ld, B, out, ldo);
-    in = out;
-    ld = ldo;
   }
 }
 

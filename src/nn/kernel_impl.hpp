@@ -194,20 +194,6 @@ inline void layer(const LayerRef& L, int act, const double* A, std::ptrdiff_t ld
   for (; m0 < B; ++m0) member_tiles<1>(L, act, A + m0 * lda, lda, Z + m0 * ldz, ldz);
 }
 
-inline void forward_impl(const LayerRef* layers, int L, int act, const double* X, std::ptrdiff_t ldx, std::ptrdiff_t B,
-                         double* Y, std::ptrdiff_t ldy, double* buf0, double* buf1) {
-  const double* in = X;
-  std::ptrdiff_t ld = ldx;
-  for (int l = 0; l < L; ++l) {
-    const bool last = l == L - 1;
-    double* out = last ? Y : (l % 2 ? buf1 : buf0);
-    const std::ptrdiff_t ldo = last ? ldy : layers[l].n_out;
-    layer(layers[l], last ? int{kIdentity} : act, in, ld, B, out, ldo);
-    in = out;
-    ld = ldo;
-  }
-}
-
 inline void exp_impl(const double* x, double* y, std::ptrdiff_t n) {
   std::ptrdiff_t i = 0;
   for (; i + kLanes <= n; i += kLanes) store(y + i, vexp(load(x + i)));

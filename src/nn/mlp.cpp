@@ -149,20 +149,25 @@ void Mlp::forward(const Eigen::Ref<const MatrixXd>& X, Eigen::Ref<MatrixXd> Y, W
                                 std::to_string(B));
   const int L = num_layers();
   if (B == 0) return;
-  // The inference kernels (kernel.hpp): layer views on the stack, activations in the workspace buffers.
-  constexpr int kMaxLayers = 64;
-  if (L > kMaxLayers) throw std::invalid_argument("nn::Mlp::forward: more than 64 layers");
-  detail::LayerRef layers[kMaxLayers];
-  for (int l = 0; l < L; ++l)
-    layers[l] = {params_.data() + offsets_[l], params_.data() + bias_offset(l), widths_[l], widths_[l + 1]};
-  double* b0 = ws.buffer(0, max_width_, B).data();
-  double* b1 = ws.buffer(1, max_width_, B).data();
-  detail::ForwardFn fn = detail::forward_generic;
+  // The inference kernels (kernel.hpp), a layer at a time: hidden layers ping-pong between the two workspace
+  // buffers (columns of width n_l), the last one writes straight into Y.
+  detail::LayerFn layer = detail::layer_generic;
 #if defined(MSROM_NN_SIMD_KERNELS)
-  if (kernel() == Kernel::avx512) fn = detail::forward_avx512;
-  if (kernel() == Kernel::avx2) fn = detail::forward_avx2;
+  if (kernel() == Kernel::avx512) layer = detail::layer_avx512;
+  if (kernel() == Kernel::avx2) layer = detail::layer_avx2;
 #endif
-  fn(layers, L, static_cast<int>(activation_), X.data(), X.outerStride(), B, Y.data(), Y.outerStride(), b0, b1);
+  double* buf[2] = {ws.buffer(0, max_width_, B).data(), ws.buffer(1, max_width_, B).data()};
+  const double* in = X.data();
+  Index ld = X.outerStride();
+  for (int l = 0; l < L; ++l) {
+    const bool last = l == L - 1;
+    const detail::LayerRef ref{params_.data() + offsets_[l], params_.data() + bias_offset(l), widths_[l], widths_[l + 1]};
+    double* out = last ? Y.data() : buf[l % 2];
+    const Index ldo = last ? Y.outerStride() : Index{widths_[l + 1]};
+    layer(ref, last ? static_cast<int>(Activation::identity) : static_cast<int>(activation_), in, ld, B, out, ldo);
+    in = out;
+    ld = ldo;
+  }
 }
 
 MatrixXd Mlp::forward(const Eigen::Ref<const MatrixXd>& X) const {
