@@ -77,6 +77,23 @@ long lines(const std::string& s) {
   return n;
 }
 
+// A bad-input case: the msrom arguments, and what the one-line message must name (an option or a file).
+struct BadInput {
+  std::string args, culprit;
+};
+
+// Every case exits 2 with one line on stderr naming its culprit, and leaves none of `outputs` behind.
+void check_bad_inputs(const std::vector<BadInput>& cases, const std::vector<std::string>& outputs) {
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    INFO("msrom " << c.args << "\nstderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(c.culprit) != std::string::npos);
+    for (const auto& o : outputs) CHECK_FALSE(exists(o));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("simulate output is bitwise identical on 1, 2 and 4 ranks", "[integration][Parallel]") {
@@ -266,10 +283,7 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
   std::ofstream(typo_yaml) << "system:\n  type: bistable\n  sigmaa: 1\n";
   const std::string sim = "simulate -ts_max_time 1 -output " + out + " ";
   const std::string pipe = scratch() + "/pipe/";  // the ci pipeline's data, model and rollouts (an earlier case)
-  struct Case {
-    std::string args, culprit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BadInput> cases = {
       {sim + "-system_type nope", "-system_type"},
       {sim + "-ts_dt 0", "-ts_dt"},
       {sim + "-ts_dt -1e-3", "-ts_dt"},
@@ -321,15 +335,7 @@ TEST_CASE("Bad input: exit 2, one line naming the culprit, no output", "[integra
        "-evaluate_wells"},
       {"frobnicate", "frobnicate"},
   };
-  for (const auto& c : cases) {
-    const auto r = run(c.args);
-    INFO("msrom " << c.args << "\nstderr: " << r.err);
-    CHECK(r.code == 2);
-    CHECK(lines(r.err) == 1);
-    CHECK(r.err.find(c.culprit) != std::string::npos);
-    CHECK_FALSE(exists(out));
-    CHECK_FALSE(exists(out + ".part"));
-  }
+  check_bad_inputs(cases, {out, out + ".part"});
   // Under MPI every rank sees the same input: exit 2, msrom's line once (mpiexec adds its own banner).
   const auto r = run(sim + "-ts_dt 0", 2);
   CHECK(r.code == 2);
@@ -494,10 +500,7 @@ TEST_CASE("simulate a field case: KdV ci input gives /fields/u, grid, time, spli
 TEST_CASE("simulate a field case: bad input exits 2 with one line naming the culprit", "[integration][pde][bad_input]") {
   const std::string out = scratch() + "/badpde.h5";
   const std::string sim = "simulate -system_type kdv -ts_max_time 0.01 -output " + out + " ";
-  struct Case {
-    std::string args, culprit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BadInput> cases = {
       {sim + "-simulate_train -1", "-simulate_train"},
       {sim + "-simulate_train 0 -simulate_validation 0 -simulate_test 0", "-simulate_train"},
       {sim + "-simulate_noise -0.1", "-simulate_noise"},
@@ -509,15 +512,7 @@ TEST_CASE("simulate a field case: bad input exits 2 with one line naming the cul
       {sim + "-ts_max_time 1e-4", "-ts_max_time"},
       {sim + "-system_nu 1", "-system_nu"},  // not a parameter of kdv: nothing reads it
   };
-  for (const auto& c : cases) {
-    const auto r = run(c.args);
-    INFO("msrom " << c.args << "\nstderr: " << r.err);
-    CHECK(r.code == 2);
-    CHECK(lines(r.err) == 1);
-    CHECK(r.err.find(c.culprit) != std::string::npos);
-    CHECK_FALSE(exists(out));
-    CHECK_FALSE(exists(out + ".part"));
-  }
+  check_bad_inputs(cases, {out, out + ".part"});
 }
 
 TEST_CASE("coarse-dns on the KdV ci data: rollouts, per-time eps, metrics.json and figures", "[integration][pde][coarse_dns]") {
@@ -564,10 +559,7 @@ TEST_CASE("coarse-dns: bad input exits 2 with one line naming the option or file
   const std::string data = scratch() + "/cdns_bad.h5", out = scratch() + "/cdns_bad_out";
   REQUIRE(run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -ts_max_time 0.01 -progress never -output " + data).code == 0);
   const std::string ok = "coarse-dns -coarse_dns_figures 0 -output " + out + " ";
-  struct Case {
-    std::string args, culprit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BadInput> cases = {
       {ok, "-data"},
       {ok + "-data " + scratch() + "/missing.h5", "missing.h5"},
       {ok + "-data " + scratch() + "/stdout", "stdout"},  // not HDF5
@@ -579,15 +571,7 @@ TEST_CASE("coarse-dns: bad input exits 2 with one line naming the option or file
       {ok + "-data " + data + " -ts_type bogus", "-ts_type"},
       {ok + "-data " + data + " -coarse_bogus 1", "-coarse_bogus"},
   };
-  for (const auto& c : cases) {
-    const auto r = run(c.args);
-    INFO("msrom " << c.args << "\nstderr: " << r.err);
-    CHECK(r.code == 2);
-    CHECK(lines(r.err) == 1);
-    CHECK(r.err.find(c.culprit) != std::string::npos);
-    CHECK_FALSE(exists(out + "/rollouts.h5"));
-    CHECK_FALSE(exists(out + "/metrics.json"));
-  }
+  check_bad_inputs(cases, {out + "/rollouts.h5", out + "/metrics.json"});
   // A data file that is not a field data set (an ODE ensemble's rollouts have no /fields/u).
   const std::string ode = scratch() + "/cdns_ode.h5";
   REQUIRE(run("simulate -system_type bistable -members 1 -ts_max_time 1 -progress never -output " + ode).code == 0);
@@ -682,10 +666,7 @@ TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or f
   REQUIRE(p.code == 0);
   const std::string data = dir + "/data.h5", model = dir + "/model.h5";  // model: score only, no /langevin
   const std::string ok = "learn-forcing -progress never ";
-  struct Case {
-    std::string args, culprit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BadInput> cases = {
       {ok + "-model " + model, "-data"},
       {ok + "-data " + data, "-model"},
       {ok + "-data " + scratch() + "/missing.h5 -model " + model, "missing.h5"},
@@ -698,12 +679,6 @@ TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or f
       {ok + "-data " + data + " -model " + model + " -forcing_activation bogus", "-forcing_activation"},
       {ok + "-data " + data + " -model " + model + " -forcing_bogus 1", "-forcing_bogus"},
   };
-  for (const auto& c : cases) {
-    const auto r = run(c.args);
-    INFO("msrom " << c.args << "\nstderr: " << r.err);
-    CHECK(r.code == 2);
-    CHECK(lines(r.err) == 1);
-    CHECK(r.err.find(c.culprit) != std::string::npos);
-  }
+  check_bad_inputs(cases, {});
   CHECK_FALSE(msrom::h5::File::open(model).exists("/forcing"));
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mpi_util.hpp"
 #include "msrom/core/comm.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/random.hpp"
@@ -20,17 +21,6 @@ using namespace msrom;
 using namespace msrom::nn;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
-
-namespace {
-// Every rank holds rank 0's value: bitwise equality across ranks.
-bool same_on_all_ranks(const VectorXd& v) {
-  VectorXd root = v;
-  MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-  int same = root == v, all = 0;
-  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  return all == 1;
-}
-}  // namespace
 
 TEST_CASE("ReproducibleSum is bitwise the serial ordered sum for any rank count", "[Parallel]") {
   const int nblocks = 11, len = 3;

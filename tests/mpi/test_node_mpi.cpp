@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "mpi_util.hpp"
 #include "msrom/core/comm.hpp"
 #include "msrom/nn/mlp.hpp"
 #include "msrom/node/node.hpp"
@@ -16,14 +17,6 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 namespace {
-
-bool same_on_all_ranks(const VectorXd& v) {
-  VectorXd root = v;
-  MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-  int same = root == v, all = 0;
-  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  return all == 1;
-}
 
 struct Setup {
   MatrixXd r;
