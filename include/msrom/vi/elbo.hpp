@@ -1,0 +1,90 @@
+#pragma once
+// The evidence lower bound of amortized reparametrization (Course & Nair 2023; method doc section 3) for the
+// multiscale model (vi::MsdeModel), one window of B consecutive snapshots y_1..y_B at times t_1..t_B, and
+// its exact gradient with respect to every model parameter by back-propagation.
+//
+//   node values:   mu_i = encoder mean of y_i,   log s2_i = log softplus(rho_enc)          (D each)
+//   posterior:     m(t), log S(t) = GP interpolants of (mu_i), (log s2_i) (vi::GpPosterior) on the window's
+//                  normalised time u = (t - t_1) / T, T = t_B - t_1, so d/dt = (1/T) d/du
+//   sample:        z_i = m(t_i) + sqrt(S(t_i)) .* eps_i,   eps_i ~ N(0, I_D)  (one reparametrised sample)
+//
+//   ELBO = sum_i log p(y_i | z_i)  -  beta * (w/2) sum_i || r_i ||^2_{Sigma^{-1}}
+//
+//   r_i = A_i .* (m_i - z_i) + dm/dt(t_i) - f_theta(z_i),   A_i = 1/2 (Sigma ./ S_i - dlogS/dt(t_i)),
+//   Sigma = g.^2 (the prior's diffusion), w = T / (B - 1) (the drift-residual integral over the window by
+//   its time stamps; windows that tile a trajectory add up to the trajectory's integral).
+//
+// beta is the KL-annealing factor (the drift-residual term IS the path-space KL between the posterior and
+// the prior SDE, up to terms without parameters). log p(y | z) is the product-of-experts Gaussian of
+// msde_model.hpp, -1/2 sum_p [ (y_p - mean_p)^2 / s2_p + log(2 pi s2_p) ].
+//
+// Gradient (reverse mode, see docs/vi.md for every step): likelihood -> decoders and z; residual ->
+// drift MLPs, Sigma, and z, m, S, dm/dt, dlogS/dt; z -> m, S; then GP -> node values; node values ->
+// encoder (filter, CNN, linear, variances). Everything in the flat layout of MsdeModel::get_params.
+//
+// An Elbo object owns the tapes and buffers of one window; they only grow, so after the first window of a
+// given size evaluations allocate (almost) nothing. Not for concurrent use; one per thread.
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <vector>
+
+#include "msrom/nn/conv.hpp"
+#include "msrom/nn/mlp.hpp"
+#include "msrom/nn/stencil_mlp.hpp"
+#include "msrom/vi/gp_posterior.hpp"
+#include "msrom/vi/msde_model.hpp"
+
+namespace msrom::vi {
+
+struct ElboTerms {
+  double log_likelihood = 0;  // sum_i log p(y_i | z_i)
+  double drift_residual = 0;  // (w/2) sum_i ||r_i||^2_{Sigma^-1}  (before beta)
+  double elbo = 0;            // log_likelihood - beta drift_residual
+};
+
+// eps (D x B): the standard Gaussians of one window, Philox(seed, 2^40 + 32, training) at counter `step`,
+// column-major (component j = d + D i). Training uses step = iteration * windows_per_step + window slot.
+void draw_eps(std::uint64_t seed, std::uint64_t step, Eigen::Ref<Eigen::MatrixXd> eps);
+
+class Elbo {
+ public:
+  // Y: n_y x B (B >= 2 snapshots of one window), t: B increasing times, eps: D x B. Value only.
+  ElboTerms evaluate(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y,
+                     const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps,
+                     double beta);
+  // The same, and grad += scale * dELBO/dtheta (model.num_params() entries, flat layout).
+  ElboTerms evaluate(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y,
+                     const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps,
+                     double beta, Eigen::Ref<Eigen::VectorXd> grad, double scale = 1.0);
+
+  // The posterior at the window's time stamps, from the last evaluate(): D x B each.
+  const Eigen::MatrixXd& m() const { return m_; }
+  const Eigen::MatrixXd& S() const { return S_; }
+  const Eigen::MatrixXd& dm_dt() const { return dm_; }
+  const Eigen::MatrixXd& dlogS_dt() const { return dlS_; }
+  const Eigen::MatrixXd& z() const { return z_; }
+  const Eigen::MatrixXd& encoder_mean() const { return mu_; }     // node means mu_i (D x B)
+  const Eigen::MatrixXd& decoder_mean() const { return ymean_; }  // n_y x B
+  const Eigen::MatrixXd& drift() const { return f_; }             // f_theta(z_i), D x B
+
+ private:
+  ElboTerms run(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y,
+                const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps, double beta,
+                Eigen::VectorXd* grad);
+
+  // forward state
+  Eigen::MatrixXd mu_, Gy_, R_, V_, m_, lS_, S_, sq_, dm_, dlS_, z_, Dz_, hdec_, dphi_dec_, De_, ymean_, f_, r_, A_;
+  Eigen::VectorXd u_, a_, b_, s2_, cc_, Sigma_, g_;
+  std::vector<nn::ConvTape> enc_tapes_, dec_tapes_;
+  nn::Tape enc_lin_tape_, dec_lin_tape_, micro_tape_;
+  nn::StencilTape macro_tape_;
+  GpTape gp_tape_;
+  // backward buffers
+  Eigen::MatrixXd gy_, gDe_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, gzeta_, geta_, gmicro_, GM_, GD_, dV_, gmu_,
+      gR_;
+  Eigen::VectorXd grad_local_;
+  nn::Workspace ws_;
+};
+
+}  // namespace msrom::vi

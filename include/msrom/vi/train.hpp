@@ -1,0 +1,74 @@
+#pragma once
+// Training the multiscale model by amortized reparametrization (method doc section 3; docs/vi.md): Adam on
+// the negative ELBO of windows of B consecutive snapshots, shuffled across trajectories, data-parallel over
+// MPI ranks with a bitwise rank-count-independent gradient.
+//
+// Step it = 0, 1, ... (W windows per step, slot w = 0..W-1):
+//   window   = the n-th of all windows (trajectory k, first snapshot s, s + B <= nt_k) in trajectory order,
+//              n = floor(U * n_windows), U = uniform (it, w) of Philox(seed, 2^40 + 33, training)
+//   eps      = draw_eps(seed, it W + w)                                       (vi/elbo.hpp)
+//   beta     = clip((it - warmup) / anneal, 0, 1)   (anneal <= 0: a step from 0 to 1 at warmup)
+//   loss     = -(1 / (W B)) sum_w ELBO_w(beta)      (per snapshot)
+//   theta   <- Adam(theta, d loss / d theta),  lr 1e-3 * 0.9^floor(it / 2000) by default
+//
+// Data parallelism: the W windows of a step are the blocks of an nn::ReproducibleSum; rank r evaluates the
+// slots block_range(W, size, r), the partial gradients (and the ELBO terms, appended) are added in slot
+// order. Every rank takes the same Adam step, so the parameters stay identical on every rank and are
+// bitwise the same for any number of ranks. Collective over comm.
+#include <mpi.h>
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "msrom/nn/adam.hpp"
+#include "msrom/vi/msde_model.hpp"
+
+namespace msrom::vi {
+
+// Trajectories of a 1-D field: u[k] is n_y x nt (snapshots as columns), all on the same time axis.
+struct Trajectories {
+  std::vector<Eigen::MatrixXd> u;
+  Eigen::VectorXd time;
+};
+
+// The members of one split (0 train, 1 validation, 2 test; -1 all) of a field data set written by
+// `msrom simulate` (docs/pde.md: /fields/u [members, nt, nx], /time [nt], /split [members]). Every rank
+// reads the whole split. InputError naming the file for a missing or mis-shaped dataset, a 2-D field, or a
+// split without members.
+Trajectories read_trajectories(const std::string& path, int split, const std::string& option = "-data");
+
+struct TrainOptions {
+  int window = 64;           // B snapshots per window
+  int windows_per_step = 1;  // W
+  int iterations = 1000;
+  double lr = 1e-3;
+  nn::Schedule schedule = nn::Schedule::step_decay(0.9, 2000);
+  int kl_warmup = 0;  // beta = clip((it - warmup) / anneal, 0, 1)
+  int kl_anneal = 1600;
+  std::uint64_t seed = 1;  // window draws and eps (the model's initialisation has its own seed)
+  // Called on every rank after each step with (it, report).
+  struct Report {
+    double loss = 0, log_likelihood = 0, drift_residual = 0, beta = 0, lr = 0;  // per snapshot, before the step
+  };
+  std::function<void(int, const Report&)> on_step;
+};
+
+struct TrainResult {
+  std::vector<TrainOptions::Report> steps;
+};
+
+double kl_beta(int it, int warmup, int anneal);
+
+// The window (trajectory, first snapshot) of slot w at step it (see top of file).
+std::pair<int, Eigen::Index> draw_window(const Trajectories& data, int window, std::uint64_t seed, std::uint64_t it,
+                                         std::uint64_t slot);
+
+// Trains `model` in place (see top of file). InputError for invalid options or trajectories shorter than a
+// window or not matching the model's n_y.
+TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions& options, MPI_Comm comm);
+
+}  // namespace msrom::vi

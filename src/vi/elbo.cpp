@@ -1,0 +1,237 @@
+// The ELBO of one window and its gradient by back-propagation (include/msrom/vi/elbo.hpp, docs/vi.md).
+#include "msrom/vi/elbo.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "msrom/core/random.hpp"
+
+namespace msrom::vi {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+constexpr double kLog2Pi = 1.8378770664093454836;
+// The eps stream's member id: above the layer ids of nn::Mlp (0..L) and fit_weighted_mse's 2^40.
+constexpr std::uint64_t kEpsMember = (std::uint64_t{1} << 40) + 32;
+
+VectorXd softplus_of(const VectorXd& x) {
+  return x.unaryExpr([](double v) { return softplus(v); });
+}
+VectorXd sigmoid_of(const VectorXd& x) {
+  return x.unaryExpr([](double v) { return sigmoid(v); });
+}
+}  // namespace
+
+void draw_eps(std::uint64_t seed, std::uint64_t step, Eigen::Ref<MatrixXd> eps) {
+  if (eps.outerStride() != eps.rows()) throw std::invalid_argument("vi::draw_eps: eps must be contiguous");
+  Philox(seed, kEpsMember, Purpose::training).normals(step, eps.data(), static_cast<std::size_t>(eps.size()));
+}
+
+ElboTerms Elbo::evaluate(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
+                         const Eigen::Ref<const VectorXd>& t, const Eigen::Ref<const MatrixXd>& eps, double beta) {
+  return run(model, Y, t, eps, beta, nullptr);
+}
+
+ElboTerms Elbo::evaluate(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
+                         const Eigen::Ref<const VectorXd>& t, const Eigen::Ref<const MatrixXd>& eps, double beta,
+                         Eigen::Ref<VectorXd> grad, double scale) {
+  if (grad.size() != model.num_params())
+    throw std::invalid_argument("vi::Elbo::evaluate: grad has " + std::to_string(grad.size()) + " entries, the model " +
+                                std::to_string(model.num_params()));
+  const ElboTerms terms = run(model, Y, t, eps, beta, &grad_local_);
+  grad += scale * grad_local_;
+  return terms;
+}
+
+ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y, const Eigen::Ref<const VectorXd>& t,
+                    const Eigen::Ref<const MatrixXd>& eps, double beta, VectorXd* grad) {
+  const int D = model.latent_dim(), nz = model.n_zeta, ne = model.n_eta, ny = model.n_y, s = model.stride;
+  const Index B = Y.cols();
+  if (Y.rows() != ny || B < 2 || t.size() != B || eps.rows() != D || eps.cols() != B)
+    throw std::invalid_argument("vi::Elbo: a window is n_y x B (B >= 2) with B times and D x B eps; got Y " +
+                                std::to_string(Y.rows()) + " x " + std::to_string(B) + ", " + std::to_string(t.size()) +
+                                " times, eps " + std::to_string(eps.rows()) + " x " + std::to_string(eps.cols()));
+  const double T = t[B - 1] - t[0];
+  if (!(T > 0)) throw std::invalid_argument("vi::Elbo: the window's times must increase");
+  const double w = T / double(B - 1);
+
+  // ---- 1. encoder: node means mu (D x B), node log-variances (constants).
+  mu_.resize(D, B);
+  model.filter.apply(Y, s, mu_.topRows(nz));
+  if (ne > 0) {
+    Gy_.resize(ny, B);
+    model.filter.apply(Y, 1, Gy_);
+    R_ = Y - Gy_;  // the sub-filter residual
+    enc_tapes_.resize(model.encoder_convs.size());
+    const double* hp = R_.data();
+    Index hr = ny;
+    for (std::size_t l = 0; l < model.encoder_convs.size(); ++l) {
+      const auto out = model.encoder_convs[l].forward(Eigen::Map<const MatrixXd>(hp, hr, B), enc_tapes_[l]);
+      hp = out.data();
+      hr = out.rows();
+    }
+    mu_.bottomRows(ne) = model.encoder_linear.forward(Eigen::Map<const MatrixXd>(hp, hr, B), enc_lin_tape_);
+  }
+  const VectorXd enc_var = softplus_of(model.encoder_rho);
+  V_.resize(B, 2 * D);
+  V_.leftCols(D) = mu_.transpose();
+  V_.rightCols(D).rowwise() = enc_var.array().log().matrix().transpose();
+
+  // ---- 2. GP posterior at the time stamps, 3. the reparametrised sample.
+  u_ = (t.array() - t[0]) / T;
+  model.gp.forward(u_, u_, V_, gp_tape_);
+  const MatrixXd& M = gp_tape_.mean();
+  const MatrixXd& dM = gp_tape_.derivative();
+  m_ = M.leftCols(D).transpose();
+  lS_ = M.rightCols(D).transpose();
+  dm_ = dM.leftCols(D).transpose() / T;
+  dlS_ = dM.rightCols(D).transpose() / T;
+  S_ = lS_.array().exp();
+  sq_ = (0.5 * lS_.array()).exp();
+  z_ = m_ + sq_.cwiseProduct(eps);
+
+  // ---- 4. decoder and log-likelihood.
+  Dz_.resize(ny, B);
+  model.filter.apply_transpose(z_.topRows(nz), s, Dz_);
+  Dz_ *= double(s);
+  a_ = softplus_of(model.decoder_rho_zeta);
+  if (ne > 0) {
+    hdec_ = model.decoder_linear.forward(z_.bottomRows(ne), dec_lin_tape_);
+    dphi_dec_.resize(hdec_.rows(), B);
+    nn::activate(model.config.activation, hdec_, dphi_dec_);
+    dec_tapes_.resize(model.decoder_convs.size());
+    const double* hp = hdec_.data();
+    Index hr = hdec_.rows();
+    for (std::size_t l = 0; l < model.decoder_convs.size(); ++l) {
+      const auto out = model.decoder_convs[l].forward(Eigen::Map<const MatrixXd>(hp, hr, B), dec_tapes_[l]);
+      hp = out.data();
+      hr = out.rows();
+    }
+    De_ = Eigen::Map<const MatrixXd>(hp, hr, B);
+    b_ = softplus_of(model.decoder_rho_eta);
+    s2_ = (a_.array() * b_.array() / (a_.array() + b_.array())).matrix();
+    cc_ = s2_.cwiseQuotient(b_);
+    ymean_ = Dz_ + cc_.asDiagonal() * De_;
+  } else {
+    s2_ = a_;
+    ymean_ = Dz_;
+  }
+  ElboTerms terms;
+  terms.log_likelihood = -0.5 * ((Y - ymean_).array().square().colwise() / s2_.array()).sum() -
+                         0.5 * double(B) * (s2_.array().log() + kLog2Pi).sum();
+
+  // ---- 5. drift residual.
+  g_ = softplus_of(model.diffusion_rho);
+  Sigma_ = g_.cwiseAbs2();
+  f_.resize(D, B);
+  f_.topRows(nz) = model.macro_drift.forward(z_.topRows(nz), z_.bottomRows(ne), macro_tape_);
+  if (ne > 0) f_.bottomRows(ne) = model.micro_drift.forward(z_, micro_tape_);
+  A_ = 0.5 * (S_.array().inverse().colwise() * Sigma_.array() - dlS_.array());
+  r_ = dm_ - f_ - A_.cwiseProduct(sq_).cwiseProduct(eps);
+  terms.drift_residual = 0.5 * w * (r_.array().square().colwise() / Sigma_.array()).sum();
+  terms.elbo = terms.log_likelihood - beta * terms.drift_residual;
+  if (!grad) return terms;
+
+  // ================================================================ backward: G = dELBO/dtheta
+  VectorXd& G = *grad;
+  G.setZero(model.num_params());
+  auto seg = [&](const char* name) {
+    const auto& sg = model.segment(name);
+    return G.segment(sg.offset, sg.size);
+  };
+  auto seg_n = [&](const std::string& name) {
+    const auto& sg = model.segment(name);
+    return G.segment(sg.offset, sg.size);
+  };
+
+  // ---- likelihood -> decoder variances, decoders, z.
+  gy_ = (Y - ymean_).array().colwise() / s2_.array();  // dLL/d mean
+  const VectorXd gs2 =
+      0.5 * ((Y - ymean_).array().square().rowwise().sum() / s2_.array().square() - double(B) / s2_.array()).matrix();
+  gz_.resize(D, B);
+  if (ne > 0) {
+    const VectorXd gcc = gy_.cwiseProduct(De_).rowwise().sum();
+    const Eigen::ArrayXd a = a_.array(), b = b_.array(), ab2 = (a + b).square();
+    const Eigen::ArrayXd gs2_tot = gs2.array() + gcc.array() / b;  // cc = s2 / b
+    const Eigen::ArrayXd gb = -gcc.array() * s2_.array() / b.square() + gs2_tot * a.square() / ab2;
+    const Eigen::ArrayXd ga = gs2_tot * b.square() / ab2;
+    seg("decoder/variance_zeta") = (ga * sigmoid_of(model.decoder_rho_zeta).array()).matrix();
+    seg("decoder/variance_eta") = (gb * sigmoid_of(model.decoder_rho_eta).array()).matrix();
+    // micro decoder: mean += cc .* D_eta
+    gh_ = cc_.asDiagonal() * gy_;
+    for (int l = static_cast<int>(model.decoder_convs.size()) - 1; l >= 0; --l) {
+      model.decoder_convs[l].backward(dec_tapes_[l], gh_, seg_n("decoder/conv" + std::to_string(l)), &gtmp_, ws_);
+      std::swap(gh_, gtmp_);
+    }
+    gh_.array() *= dphi_dec_.array();
+    model.decoder_linear.backward(dec_lin_tape_, gh_, seg("decoder/linear"), &gtmp_, ws_);
+    gz_.bottomRows(ne) = gtmp_;
+  } else {
+    seg("decoder/variance_zeta") = (gs2.array() * sigmoid_of(model.decoder_rho_zeta).array()).matrix();
+  }
+  // macro decoder D_zeta = s G_s^T zeta: dzeta = s G_s gy, dsigma = s d<gy, G_s^T zeta>/dsigma.
+  model.filter.apply(gy_, s, gz_.topRows(nz));
+  gz_.topRows(nz) *= double(s);
+  seg("filter/std")[0] += double(s) * model.filter.std_gradient(gy_, z_.topRows(nz), s);
+
+  // ---- drift residual: r = dm - f - A .* sq .* eps, term -beta (w/2) sum r^2 / Sigma.
+  const MatrixXd gr = (-beta * w) * (r_.array().colwise() / Sigma_.array()).matrix();
+  gdm_ = gr;
+  gf_ = -gr;
+  const MatrixXd gA = -gr.cwiseProduct(sq_).cwiseProduct(eps);
+  // A = (Sigma / S - dlogS) / 2
+  const VectorXd gSigma =
+      (0.5 * beta * w) * (r_.array().square().colwise() / Sigma_.array().square()).rowwise().sum().matrix() +
+      (0.5 * gA.array() / S_.array()).rowwise().sum().matrix();
+  gdlS_ = -0.5 * gA;
+  glS_ =
+      -0.5 * (gA.array() * (S_.array().inverse().colwise() * Sigma_.array())).matrix();  // gS S, gS = -gA Sigma/(2S^2)
+  // drift MLPs
+  model.macro_drift.backward(macro_tape_, gf_.topRows(nz), seg("drift/macro"), &gzeta_, ne > 0 ? &geta_ : nullptr, ws_);
+  gz_.topRows(nz) += gzeta_;
+  if (ne > 0) {
+    gz_.bottomRows(ne) += geta_;
+    model.micro_drift.backward(micro_tape_, gf_.bottomRows(ne), seg("drift/micro"), &gmicro_, ws_);
+    gz_ += gmicro_;
+  }
+  seg("diffusion") = (gSigma.array() * 2.0 * g_.array() * sigmoid_of(model.diffusion_rho).array()).matrix();
+  // z = m + sq .* eps; sq = exp(logS / 2); the residual's -A .* sq .* eps.
+  gm_ = gz_;
+  const MatrixXd gsq = gz_.cwiseProduct(eps) - gr.cwiseProduct(A_).cwiseProduct(eps);
+  glS_ += 0.5 * gsq.cwiseProduct(sq_);
+
+  // ---- GP -> node values.
+  GM_.resize(B, 2 * D);
+  GD_.resize(B, 2 * D);
+  GM_.leftCols(D) = gm_.transpose();
+  GM_.rightCols(D) = glS_.transpose();
+  GD_.leftCols(D) = gdm_.transpose() / T;
+  GD_.rightCols(D) = gdlS_.transpose() / T;
+  dV_.resize(B, 2 * D);
+  model.gp.backward(gp_tape_, GM_, GD_, dV_, seg("posterior/gp"));
+  // log s2 = log softplus(rho): d/drho = sigmoid / softplus
+  seg("encoder/variance") =
+      (dV_.rightCols(D).colwise().sum().transpose().array() * sigmoid_of(model.encoder_rho).array() / enc_var.array())
+          .matrix();
+  gmu_ = dV_.leftCols(D).transpose();
+
+  // ---- encoder.
+  seg("filter/std")[0] += model.filter.std_gradient(Y, gmu_.topRows(nz), s);
+  if (ne > 0) {
+    model.encoder_linear.backward(enc_lin_tape_, gmu_.bottomRows(ne), seg("encoder/linear"), &gh_, ws_);
+    for (int l = static_cast<int>(model.encoder_convs.size()) - 1; l >= 0; --l) {
+      model.encoder_convs[l].backward(enc_tapes_[l], gh_, seg_n("encoder/conv" + std::to_string(l)), &gtmp_, ws_);
+      std::swap(gh_, gtmp_);
+    }
+    // R = Y - G_1 Y: the filter sees the cotangent -gR.
+    seg("filter/std")[0] -= model.filter.std_gradient(Y, gh_, 1);
+  }
+  return terms;
+}
+
+}  // namespace msrom::vi

@@ -1,0 +1,132 @@
+// Data-parallel training of the multiscale model (include/msrom/vi/train.hpp).
+#include "msrom/vi/train.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/hdf5.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/vi/elbo.hpp"
+
+namespace msrom::vi {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+constexpr std::uint64_t kWindowMember = (std::uint64_t{1} << 40) + 33;
+}
+
+Trajectories read_trajectories(const std::string& path, int split, const std::string& option) {
+  const auto f = h5::File::open(path, option);
+  const std::string who = option + ": '" + path + "': ";
+  for (const char* obj : {"/fields/u", "/time"})
+    if (!f.exists(obj)) throw InputError(who + "not a field data set (no " + obj + ")");
+  const auto shape = f.shape("/fields/u");
+  if (shape.size() != 3) throw InputError(who + "/fields/u is not a 1-D field [members, nt, nx]");
+  const auto members = static_cast<long>(shape[0]);
+  const auto nt = static_cast<Index>(shape[1]), nx = static_cast<Index>(shape[2]);
+  if (f.shape("/time") != h5::Shape{shape[1]}) throw InputError(who + "/time does not match /fields/u");
+  std::vector<double> labels(static_cast<std::size_t>(members), 0.0);
+  if (split >= 0) {
+    if (!f.exists("/split")) throw InputError(who + "no /split labels");
+    labels = f.read("/split");
+    if (static_cast<long>(labels.size()) != members) throw InputError(who + "/split does not match /fields/u");
+  }
+  Trajectories data;
+  const auto t = f.read("/time");
+  data.time = Eigen::Map<const VectorXd>(t.data(), nt);
+  for (long m = 0; m < members; ++m) {
+    if (split >= 0 && labels[static_cast<std::size_t>(m)] != split) continue;
+    // [nt, nx] row-major = nx x nt column-major: snapshots as columns.
+    const auto u = f.read_slab("/fields/u", {static_cast<hsize_t>(m), 0, 0}, {1, shape[1], shape[2]});
+    data.u.emplace_back(Eigen::Map<const MatrixXd>(u.data(), nx, nt));
+  }
+  if (data.u.empty()) throw InputError(who + "has no trajectories of split " + std::to_string(split));
+  return data;
+}
+
+double kl_beta(int it, int warmup, int anneal) {
+  if (anneal <= 0) return it >= warmup ? 1.0 : 0.0;
+  return std::clamp(double(it - warmup) / anneal, 0.0, 1.0);
+}
+
+std::pair<int, Index> draw_window(const Trajectories& data, int window, std::uint64_t seed, std::uint64_t it,
+                                  std::uint64_t slot) {
+  Index total = 0;
+  for (const auto& u : data.u) total += std::max<Index>(0, u.cols() - window + 1);
+  const double U = Philox(seed, kWindowMember, Purpose::training).uniform(it, slot);
+  Index n = std::min<Index>(static_cast<Index>(U * double(total)), total - 1);
+  for (std::size_t k = 0; k < data.u.size(); ++k) {
+    const Index here = std::max<Index>(0, data.u[k].cols() - window + 1);
+    if (n < here) return {static_cast<int>(k), n};
+    n -= here;
+  }
+  throw std::logic_error("vi::draw_window: no window");
+}
+
+TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions& o, MPI_Comm comm) {
+  const int B = o.window, W = o.windows_per_step;
+  if (B < 2 || W < 1 || o.iterations < 0)
+    throw InputError("vi::train: window " + std::to_string(B) + " (>= 2), windows per step " + std::to_string(W) +
+                     " (>= 1), iterations " + std::to_string(o.iterations) + " (>= 0)");
+  if (data.u.empty()) throw InputError("vi::train: no trajectories");
+  bool any = false;
+  for (const auto& u : data.u) {
+    if (u.rows() != model.n_y || u.cols() != data.time.size())
+      throw InputError("vi::train: a trajectory is " + std::to_string(u.rows()) + " x " + std::to_string(u.cols()) +
+                       ", the model has n_y = " + std::to_string(model.n_y) + " and the time axis " +
+                       std::to_string(data.time.size()) + " points");
+    any = any || u.cols() >= B;
+  }
+  if (!any) throw InputError("vi::train: every trajectory is shorter than a window of " + std::to_string(B));
+
+  const Index P = model.num_params();
+  nn::AdamOptions ao;
+  ao.lr = o.lr;
+  ao.schedule = o.schedule;
+  nn::Adam adam(P, ao);
+  nn::ReproducibleSum rs(P + 3, comm);
+  const Range mine = block_range(W, size(comm), rank(comm));
+  Elbo elbo;
+  VectorXd theta(P), total(P + 3);
+  MatrixXd eps(model.latent_dim(), B);
+  model.get_params(theta);
+  const double per = 1.0 / (double(W) * B);
+
+  TrainResult result;
+  result.steps.reserve(static_cast<std::size_t>(o.iterations));
+  for (int it = 0; it < o.iterations; ++it) {
+    const double beta = kl_beta(it, o.kl_warmup, o.kl_anneal);
+    rs.clear();
+    for (Index w = mine.begin; w < mine.end; ++w) {
+      const auto [k, s] = draw_window(data, B, o.seed, static_cast<std::uint64_t>(it), static_cast<std::uint64_t>(w));
+      draw_eps(o.seed, static_cast<std::uint64_t>(it) * W + static_cast<std::uint64_t>(w), eps);
+      auto part = rs.add(w);
+      const ElboTerms terms =
+          elbo.evaluate(model, data.u[k].middleCols(s, B), data.time.segment(s, B), eps, beta, part.head(P), -per);
+      part[P] = -per * terms.elbo;
+      part[P + 1] = per * terms.log_likelihood;
+      part[P + 2] = per * terms.drift_residual;
+    }
+    rs.reduce(total);
+    TrainOptions::Report rep;
+    rep.loss = total[P];
+    rep.log_likelihood = total[P + 1];
+    rep.drift_residual = total[P + 2];
+    rep.beta = beta;
+    rep.lr = adam.learning_rate();
+    adam.step(theta, total.head(P));
+    model.set_params(theta);
+    result.steps.push_back(rep);
+    if (o.on_step) o.on_step(it, rep);
+  }
+  return result;
+}
+
+}  // namespace msrom::vi

@@ -1,0 +1,310 @@
+// The multiscale model's ELBO (issue 7): the flat parameter layout, the whole-ELBO gradient against finite
+// differences for every parameter, and the ELBO of a linear-Gaussian latent SDE (OU drift, linear Gaussian
+// observation, a fixed GP posterior) against its closed-form expectation.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <iomanip>
+#include <string>
+#include <vector>
+
+#include "msrom/core/errors.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/vi/elbo.hpp"
+#include "msrom/vi/msde_model.hpp"
+
+using namespace msrom;
+using namespace msrom::vi;
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+MatrixXd gaussian(Index rows, Index cols, std::uint64_t step) {
+  MatrixXd m(rows, cols);
+  Philox(78, 0, Purpose::perturbation).normals(step, m.data(), static_cast<std::size_t>(m.size()));
+  return m;
+}
+
+// A small model with every component: 16 fine points, 4 cells, 2 auxiliary variables, a two-layer CNN.
+MsdeConfig small_config(int n_eta) {
+  MsdeConfig c;
+  c.n_y = 16;
+  c.n_zeta = 4;
+  c.n_eta = n_eta;
+  c.macro_hidden = {6};
+  c.micro_hidden = {5, 4};
+  c.activation = nn::Activation::swish;  // smooth: finite differences never straddle a kink
+  c.cnn_kernel = 5;
+  c.cnn_channels = {2, 3};
+  c.cnn_stride = 2;
+  c.decoder_variance_rho = -1.0;
+  c.gp.warp_hidden = {4};
+  c.gp.lengthscale = 0.3;
+  c.seed = 5;
+  return c;
+}
+
+// A window of smooth-ish data: a travelling bump plus noise.
+MatrixXd window_data(int n_y, int B) {
+  MatrixXd Y(n_y, B);
+  const MatrixXd noise = gaussian(n_y, B, 100);
+  for (int i = 0; i < B; ++i)
+    for (int p = 0; p < n_y; ++p) {
+      const double x = double(p) / n_y - 0.3 - 0.05 * i;
+      Y(p, i) = std::exp(-40 * x * x) + 0.3 * std::sin(2 * M_PI * p / n_y) + 0.05 * noise(p, i);
+    }
+  return Y;
+}
+
+}  // namespace
+
+TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in segment order", "[vi][elbo]") {
+  const int n_eta = GENERATE(0, 2);
+  MsdeModel model(small_config(n_eta));
+  const auto segs = model.segments();
+  Index off = 0;
+  for (const auto& s : segs) {
+    CAPTURE(s.name);
+    CHECK(s.offset == off);
+    CHECK(s.size > 0);
+    off += s.size;
+  }
+  CHECK(off == model.num_params());
+  CHECK(model.segment("filter/std").size == 1);
+  CHECK(model.segment("posterior/gp").size == model.gp.num_params());
+  CHECK(model.segment("drift/macro").size == model.macro_drift.num_params());
+  CHECK_THROWS_AS(model.segment("nope"), std::out_of_range);
+  VectorXd theta(model.num_params());
+  model.get_params(theta);
+  CHECK(theta[0] == 4.0);  // filter std = n_y / n_zeta
+  CHECK(theta.segment(model.segment("encoder/variance").offset, model.latent_dim()).isConstant(-4.0));
+  // set(get) round trip, and set actually reaches the components.
+  const VectorXd other = theta + gaussian(theta.size(), 1, 1);
+  model.set_params(other);
+  VectorXd back(model.num_params());
+  model.get_params(back);
+  CHECK(back == other);
+  CHECK(model.filter.std() == other[0]);
+  CHECK(model.macro_drift.params() ==
+        other.segment(model.segment("drift/macro").offset, model.macro_drift.num_params()));
+  // Same seed, same model; another seed, other weights.
+  VectorXd a(model.num_params()), b(model.num_params());
+  MsdeModel(small_config(n_eta)).get_params(a);
+  auto c2 = small_config(n_eta);
+  c2.seed = 6;
+  MsdeModel(c2).get_params(b);
+  CHECK(a == theta);
+  CHECK(a != b);
+  CHECK_THROWS_AS(MsdeModel([] {
+                    auto c = small_config(0);
+                    c.n_zeta = 5;
+                    return c;
+                  }()),
+                  msrom::InputError);
+}
+
+TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
+  const int n_eta = GENERATE(0, 2);
+  MsdeModel model(small_config(n_eta));
+  // Move every parameter off its initial value (the warp's last layer starts at 0, variances are equal).
+  VectorXd theta(model.num_params());
+  model.get_params(theta);
+  theta += 0.1 * gaussian(theta.size(), 1, 2);
+  model.set_params(theta);
+
+  const int B = 6;
+  const MatrixXd Y = window_data(model.n_y, B);
+  const VectorXd t = VectorXd::LinSpaced(B, 0.3, 0.8);
+  MatrixXd eps(model.latent_dim(), B);
+  draw_eps(1, 0, eps);
+  const double beta = 0.7;
+
+  Elbo elbo;
+  VectorXd grad = VectorXd::Zero(model.num_params());
+  const ElboTerms terms = elbo.evaluate(model, Y, t, eps, beta, grad);
+  CHECK(terms.elbo == Approx(terms.log_likelihood - beta * terms.drift_residual).epsilon(1e-15));
+  CHECK(elbo.evaluate(model, Y, t, eps, beta).elbo == terms.elbo);  // value-only path: the same number
+
+  // 4th-order central differences in every coordinate. Their rounding error, ~1e-16 |ELBO| / h, dominates
+  // the truncation error (~h^4) down to h = 3e-3 (measured: the worst error falls as h grows from 3e-4).
+  Elbo probe;
+  VectorXd fd(model.num_params());
+  const double h = 3e-3;
+  for (Index k = 0; k < theta.size(); ++k) {
+    auto at = [&](double d) {
+      VectorXd th = theta;
+      th[k] += d;
+      model.set_params(th);
+      return probe.evaluate(model, Y, t, eps, beta).elbo;
+    };
+    fd[k] = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h);
+  }
+  model.set_params(theta);
+  // Relative error per entry, with a floor of 1e-6 of the largest gradient entry for entries that are
+  // (nearly) zero.
+  const double floor = 1e-6 * fd.cwiseAbs().maxCoeff();
+  double worst = 0;
+  for (const auto& s : model.segments()) {
+    const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
+    const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
+    CAPTURE(n_eta, s.name, s.size, err);
+    CHECK(err < 1e-6);
+    worst = std::max(worst, err);
+  }
+  CAPTURE(n_eta, theta.size(), worst);
+  CHECK(worst < 1e-6);
+
+  // scale and accumulation
+  VectorXd g2 = grad;
+  elbo.evaluate(model, Y, t, eps, beta, g2, -0.5);
+  CHECK((g2 - 0.5 * grad).norm() <= 1e-14 * grad.norm());
+}
+
+// ---------------------------------------------------------------------------------- linear-Gaussian case
+//
+// The model reduced to a linear-Gaussian latent SDE: n_eta = 0, a macro drift without hidden layers whose
+// only non-zero weight is the stencil's centre, f(z)_j = -lambda z_j + c (independent OU processes, one per
+// coarse cell), the linear observation y = H z + noise with H = s G_s^T (the macro decoder) and per-pixel
+// variances a_p, the encoder mu = G_s y, a fixed GP posterior (identity warp, fixed hyper-parameters).
+//
+// Closed form. At time stamp i write m, S, dm = dm/dt, dl = dlogS/dt (D-vectors), z = m + sqrt(S) eps,
+// eps ~ N(0, I). Then
+//
+//   log-likelihood:  y - H z = (y - H m) - H (sqrt(S) eps), so
+//     E[ -1/2 sum_p (y - H z)_p^2 / a_p ] = -1/2 sum_p [ (y - H m)_p^2 + sum_d H_pd^2 S_d ] / a_p
+//   (the cross term is linear in eps: mean 0; E[(H sqrt(S) eps)_p^2] = sum_d H_pd^2 S_d).
+//
+//   drift residual:  r = A (m - z) + dm - f(z),  A = (Sigma / S - dl) / 2,  m - z = -sqrt(S) eps,
+//     f(z) = -lambda (m + sqrt(S) eps) + c,  so
+//     r = (dm + lambda m - c) + (lambda - A) sqrt(S) eps        (affine in eps: a quadratic form r^2)
+//     E[r_d^2] = (dm_d + lambda m_d - c)^2 + (lambda - A_d)^2 S_d
+//
+//   E[ELBO] = sum_i { -1/2 sum_p [ ((y_i - H m_i)_p^2 + sum_d H_pd^2 S_id) / a_p + log(2 pi a_p) ] }
+//             - beta (w/2) sum_i sum_d [ (dm_id + lambda m_id - c)^2 + (lambda - A_id)^2 S_id ] / Sigma_d.
+//
+// The implementation's expectation is computed EXACTLY, without Monte Carlo noise: its ELBO is a quadratic
+// polynomial Q(eps) of the D B independent standard normals, so E[Q] = Q(0) + 1/2 sum_k Q''_kk, and the
+// second derivative along coordinate k is Q(e_k) + Q(-e_k) - 2 Q(0) exactly (a quadratic's second difference
+// with step 1). A Monte Carlo average over the Philox draws of draw_eps is checked too.
+TEST_CASE("The ELBO of a linear-Gaussian latent SDE (OU drift, linear observation) equals its closed form",
+          "[vi][elbo]") {
+  struct Case {
+    int n_y, n_zeta;
+  };
+  const Case cs = GENERATE(Case{1, 1}, Case{6, 3});
+  CAPTURE(cs.n_y, cs.n_zeta);
+  MsdeConfig cfg;
+  cfg.n_y = cs.n_y;
+  cfg.n_zeta = cs.n_zeta;
+  cfg.n_eta = 0;
+  cfg.macro_hidden = {};
+  cfg.gp.lengthscale = 0.2;
+  cfg.gp.nugget = 1e-2;
+  MsdeModel model(cfg);
+  const int D = model.latent_dim(), ny = model.n_y, s = model.stride, B = 8;
+  const double lambda = 1.7, c0 = 0.4, beta = 0.6;
+  model.macro_drift.mlp().params().setZero();
+  model.macro_drift.mlp().weight(0)(0, 2) = -lambda;  // the stencil's centre z_j
+  model.macro_drift.mlp().bias(0)[0] = c0;
+  for (int d = 0; d < D; ++d) {
+    model.encoder_rho[d] = -1.0 + 0.4 * d;
+    model.diffusion_rho[d] = 0.2 - 0.3 * d;
+  }
+  for (int p = 0; p < ny; ++p) model.decoder_rho_zeta[p] = -2.0 + 0.25 * p;
+  model.filter.params()[0] *= 1.1;
+
+  const MatrixXd Y = gaussian(ny, B, 7);
+  const VectorXd t = VectorXd::LinSpaced(B, 0.5, 0.85);
+  const double T = t[B - 1] - t[0], w = T / (B - 1);
+
+  // ---- the posterior, computed independently: encoder E = G_s, GP with identity warp.
+  const VectorXd& g = model.filter.kernel();
+  const int pw = model.filter.half_width();
+  MatrixXd E = MatrixXd::Zero(D, ny);
+  for (int j = 0; j < D; ++j)
+    for (int r = 0; r < model.filter.width(); ++r) E(j, (((s * j + r - pw) % ny) + ny) % ny) += g[r];
+  const MatrixXd H = double(s) * E.transpose();
+  MatrixXd V(B, 2 * D);
+  V.leftCols(D) = (E * Y).transpose();
+  for (int d = 0; d < D; ++d) V.col(D + d).setConstant(std::log(softplus(model.encoder_rho[d])));
+  const VectorXd u = (t.array() - t[0]) / T;
+  const double l = model.gp.lengthscale(), nu = model.gp.nugget();
+  MatrixXd K(B, B), Kd(B, B);
+  for (int q = 0; q < B; ++q)
+    for (int i = 0; i < B; ++i) {
+      K(q, i) = std::exp(-0.5 * std::pow((u[q] - u[i]) / l, 2));
+      Kd(q, i) = -(u[q] - u[i]) / (l * l) * K(q, i);
+    }
+  const MatrixXd alpha = (K + nu * MatrixXd::Identity(B, B)).ldlt().solve(V);
+  const MatrixXd Mv = K * alpha, dMv = Kd * alpha / T;
+  const MatrixXd m = Mv.leftCols(D).transpose(), dm = dMv.leftCols(D).transpose();
+  const MatrixXd S = Mv.rightCols(D).transpose().array().exp(), dl = dMv.rightCols(D).transpose();
+  VectorXd Sigma(D), a(ny);
+  for (int d = 0; d < D; ++d) Sigma[d] = std::pow(softplus(model.diffusion_rho[d]), 2);
+  for (int p = 0; p < ny; ++p) a[p] = softplus(model.decoder_rho_zeta[p]);
+
+  // ---- closed form
+  double ell = 0, res = 0;
+  const MatrixXd H2 = H.cwiseAbs2();
+  for (int i = 0; i < B; ++i) {
+    const VectorXd e = Y.col(i) - H * m.col(i);
+    const VectorXd var = H2 * S.col(i);
+    for (int p = 0; p < ny; ++p) ell += -0.5 * ((e[p] * e[p] + var[p]) / a[p] + std::log(2 * M_PI * a[p]));
+    for (int d = 0; d < D; ++d) {
+      const double A = 0.5 * (Sigma[d] / S(d, i) - dl(d, i));
+      const double mean = dm(d, i) + lambda * m(d, i) - c0;
+      res += 0.5 * w * (mean * mean + (lambda - A) * (lambda - A) * S(d, i)) / Sigma[d];
+    }
+  }
+  const double closed = ell - beta * res;
+
+  // ---- the implementation's exact expectation over eps (quadratic identity).
+  Elbo elbo;
+  MatrixXd eps = MatrixXd::Zero(D, B);
+  const double q0 = elbo.evaluate(model, Y, t, eps, beta).elbo;
+  // the implementation's posterior is the independent one
+  CHECK((elbo.m() - m).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((elbo.S() - S).cwiseAbs().maxCoeff() < 1e-12 * S.maxCoeff());
+  CHECK((elbo.dm_dt() - dm).cwiseAbs().maxCoeff() < 1e-10 * (1 + dm.cwiseAbs().maxCoeff()));
+  CHECK((elbo.dlogS_dt() - dl).cwiseAbs().maxCoeff() < 1e-10 * (1 + dl.cwiseAbs().maxCoeff()));
+  double expect = q0;
+  for (Index k = 0; k < eps.size(); ++k) {
+    eps(k) = 1;
+    const double qp = elbo.evaluate(model, Y, t, eps, beta).elbo;
+    eps(k) = -1;
+    const double qm = elbo.evaluate(model, Y, t, eps, beta).elbo;
+    eps(k) = 0;
+    expect += 0.5 * (qp + qm - 2 * q0);
+  }
+  INFO("E[ELBO]: implementation " << std::setprecision(15) << expect << ", closed form " << closed << ", rel diff "
+                                  << std::abs(expect - closed) / std::abs(closed));
+  CHECK(expect == Approx(closed).epsilon(1e-12));
+
+  // ---- Monte Carlo over the Philox draws: within 5 standard errors of the closed form.
+  const int N = 4000;
+  double sum = 0, sum2 = 0;
+  for (int k = 0; k < N; ++k) {
+    draw_eps(3, static_cast<std::uint64_t>(k), eps);
+    const double q = elbo.evaluate(model, Y, t, eps, beta).elbo;
+    sum += q;
+    sum2 += q * q;
+  }
+  const double mc = sum / N, se = std::sqrt((sum2 / N - mc * mc) / N);
+  CAPTURE(N, mc, se, closed);
+  CHECK(std::abs(mc - closed) < 5 * se);
+}
+
+TEST_CASE("draw_eps: deterministic standard normals per (seed, step)", "[vi][elbo]") {
+  MatrixXd a(5, 64), b(5, 64), c(5, 64);
+  draw_eps(1, 7, a);
+  draw_eps(1, 7, b);
+  draw_eps(1, 8, c);
+  CHECK(a == b);
+  CHECK(a != c);
+  MatrixXd big(5, 64 * 200);
+  draw_eps(2, 0, big);
+  CHECK(std::abs(big.mean()) < 4 / std::sqrt(double(big.size())));
+  CHECK(std::abs(big.array().square().mean() - 1) < 4 * std::sqrt(2.0 / big.size()));
+}
