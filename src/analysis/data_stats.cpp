@@ -37,6 +37,11 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths) {
   return c;
 }
 
+std::uint64_t data_seed(const h5::File& file) {
+  const double s = file.has_attribute("/", "seed") ? file.read_double_attribute("/", "seed") : 0.0;
+  return s >= 0 && s < 18446744073709551616.0 && s == std::floor(s) ? static_cast<std::uint64_t>(s) : 0;
+}
+
 SeriesShape series_shape(const h5::File& file, const std::string& dataset, const std::string& option) {
   const auto shape = file.shape(dataset);
   SeriesShape s;
@@ -158,8 +163,7 @@ Metrics data_stats(const StatsConfig& cfg) {
 
     make_output_directory("-output", cfg.output_dir);
     h5::OutputFile out(join_path(cfg.output_dir, "stats.h5"), MPI_COMM_SELF);
-    const auto seed = file.has_attribute("/", "seed") ? file.read_double_attribute("/", "seed") : 0.0;
-    out.write_root_attributes(static_cast<std::uint64_t>(seed));
+    out.write_root_attributes(data_seed(file));
     out.attribute("/", "data", cfg.data);
     out.attribute("/", "model", cfg.model);
 

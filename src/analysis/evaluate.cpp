@@ -209,7 +209,7 @@ void describe(Sample& s, const EvaluateConfig& cfg) {
 
 // The validation part of the data's primary variable.
 Sample read_data(const EvaluateConfig& cfg, std::vector<std::string>& names, std::size_t& data_dims,
-                 std::size_t& first_sample, double& seed) {
+                 std::size_t& first_sample, std::uint64_t& seed) {
   if (cfg.data.empty()) throw InputError("-data: no input file given");
   Sample s;
   s.name = "data", s.option = "-data", s.file = cfg.data;
@@ -233,7 +233,7 @@ Sample read_data(const EvaluateConfig& cfg, std::vector<std::string>& names, std
   names.resize(shape.dims);
   for (std::size_t j = 0; j < shape.dims; ++j)
     if (names[j].empty()) names[j] = "v" + std::to_string(j);
-  seed = file.has_attribute("/", "seed") ? file.read_double_attribute("/", "seed") : 0.0;
+  seed = data_seed(file);
   return s;
 }
 
@@ -301,7 +301,7 @@ Metrics evaluate(const EvaluateConfig& cfg) {
     // 1. Read and check every input before writing anything.
     std::vector<std::string> names;
     std::size_t data_dims = 0, first_sample = 0;
-    double seed = 0;
+    std::uint64_t seed = 0;
     std::vector<Sample> all;
     all.push_back(read_data(cfg, names, data_dims, first_sample, seed));
     if (cfg.rollouts.empty()) throw InputError("-rollouts: no rollouts file given");
@@ -368,7 +368,7 @@ Metrics evaluate(const EvaluateConfig& cfg) {
     // 3. Outputs.
     make_output_directory("-output", cfg.output_dir);
     h5::OutputFile out(join_path(cfg.output_dir, "evaluate.h5"), MPI_COMM_SELF);
-    out.write_root_attributes(static_cast<std::uint64_t>(seed));
+    out.write_root_attributes(seed);
     out.attribute("/", "data", cfg.data);
     out.attribute("/", "rollouts", cfg.rollouts);
     std::vector<std::string> models;

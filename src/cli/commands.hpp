@@ -32,6 +32,12 @@ int learn_drift(Session&);
 int evaluate(Session&);
 int coarse_dns(Session&);
 int learn_forcing(Session&);
+int forecast(Session&);
+int merge(Session&);
+int learn_msde(Session&);     // issue 7: learn-msde, evaluate-msde; ensemble_msde is `ensemble -model` with /msde
+int evaluate_msde(Session&);
+int ensemble_msde(Session&);
+bool msde_model_given();  // -model names a file with /msde (a multiscale model of learn-msde)
 
 // Finishes the option phase of a command: prints help and returns true if -help was given; otherwise
 // rejects options that nothing read (InputError) and returns false.

@@ -38,7 +38,7 @@ bool finish_options(const char* usage) {
     return true;
   }
   // The sections of a case file (inputs/*.yaml) that belong to some msrom command.
-  reject_unused_options({"system_", "simulate_", "stats_", "lyapunov_", "pipeline_", "score_", "ensemble_", "langevin_", "evaluate_", "rollouts", "ts_", "members", "seed", "pde_", "nn_",
+  reject_unused_options({"system_", "simulate_", "stats_", "lyapunov_", "pipeline_", "score_", "ensemble_", "langevin_", "evaluate_", "msde_", "predict_", "forcing_", "forecast_", "rollouts", "ts_", "members", "seed", "pde_", "nn_",
                          "dataset", "data", "progress"});
   return false;
 }

@@ -29,9 +29,13 @@ const msrom::cli::Command kCommands[] = {
     {"learn-score", "score of the invariant density (KGMM or DSM) -> model.h5", msrom::cli::learn_score},
     {"learn-drift", "drift matrix Phi of the Langevin model (generator, ACF fit) -> model.h5", msrom::cli::learn_drift},
     {"learn-forcing", "neural-ODE ensemble of the fast forcing (delay-embedded residual) -> model.h5", msrom::cli::learn_forcing},
+    {"forecast", "transition forecasts: hybrid ROM against the Langevin ROM and a NODE on x -> forecast.h5", msrom::cli::forecast},
     {"ensemble", "ensembles of the Langevin ROM (MPI, PETSc) -> rollouts.h5", msrom::cli::ensemble},
+    {"merge", "joins the rollouts files of an ensemble run in parts (job arrays) -> rollouts.h5", msrom::cli::merge},
     {"evaluate", "model rollouts against the data: KL, ACF, residence times -> metrics.json", msrom::cli::evaluate},
     {"coarse-dns", "coarse-mesh DNS baseline of a field data set, eps vs the data -> metrics.json", msrom::cli::coarse_dns},
+    {"learn-msde", "stochastic multiscale model by amortized VI, n_eta schedule (1-D fields) -> model.h5", msrom::cli::learn_msde},
+    {"evaluate-msde", "eps table: coarse DNS | DMD | POD-SINDy | implicit-scale | multiscale -> metrics.json", msrom::cli::evaluate_msde},
     {"lyapunov", "largest Lyapunov exponent of a system (Benettin)", msrom::cli::lyapunov},
     {"pipeline", "all stages of a case file, into one directory", msrom::cli::pipeline},
 };

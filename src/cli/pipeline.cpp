@@ -3,6 +3,9 @@
 //
 //   DIR/data.h5        simulate
 //   DIR/stats.h5       stats (PDF, ACF, residence times of the data)
+//   DIR/model.h5       learn-score, learn-drift, learn-forcing (/forcing, and /baseline_node when the stages
+//                      include forecast, which needs it)
+//   DIR/rollouts.h5    ensemble; DIR/evaluate.h5 evaluate; DIR/forecast.h5 forecast
 //   DIR/metrics.json   every stage's metrics, merged
 //   DIR/figures/*.png  tools/plot_stats.py (Debian's python3-matplotlib), unless -pipeline_figures false
 //
@@ -21,6 +24,8 @@
 #include "msrom/core/files.hpp"
 #include "msrom/core/options.hpp"
 #include "msrom/analysis/evaluate.hpp"
+#include "msrom/node/learn_forcing.hpp"
+#include "msrom/rom/forecast.hpp"
 #include "msrom/rom/learn_drift.hpp"
 #include "msrom/rom/roms.hpp"
 #include "msrom/score/score_model.hpp"
@@ -44,10 +49,11 @@ int pipeline(Session&) {
   Options p("pipeline");
   const std::string dir = p.string("output", "run", "output directory");
   const auto stages = p.strings("pipeline_stages", {"simulate", "stats"}, "stages to run, in order "
-                                "(simulate, stats, lyapunov, learn-score, learn-drift, ensemble, evaluate)");
+                                "(simulate, stats, lyapunov, learn-score, learn-drift, learn-forcing, ensemble, "
+                                "evaluate, forecast)");
   const bool figures = p.flag("pipeline_figures", true, "draw PNG figures with tools/ (python3-matplotlib)");
   bool do_sim = false, do_stats = false, do_lyap = false, do_score = false, do_drift = false, do_ens = false,
-       do_eval = false;
+       do_eval = false, do_forcing = false, do_forecast = false;
   for (const auto& s : stages) {
     if (s == "simulate") do_sim = true;
     else if (s == "stats") do_stats = true;
@@ -56,8 +62,10 @@ int pipeline(Session&) {
     else if (s == "learn-drift") do_drift = true;
     else if (s == "ensemble") do_ens = true;
     else if (s == "evaluate") do_eval = true;
+    else if (s == "learn-forcing") do_forcing = true;
+    else if (s == "forecast") do_forecast = true;
     else throw InputError("-pipeline_stages: unknown stage '" + s + "' (simulate, stats, lyapunov, learn-score, "
-                          "learn-drift, ensemble, evaluate)");
+                          "learn-drift, learn-forcing, ensemble, evaluate, forecast)");
   }
   Options sys("system");
   auto system = systems::make_system(sys);
@@ -71,12 +79,16 @@ int pipeline(Session&) {
   auto score_cfg = score::read_learn_score_options(score_opts, false);
   Options drift_opts("learn-drift");
   auto drift_cfg = rom::read_learn_drift_options(drift_opts, false);
+  Options forcing_opts("learn-forcing");
+  auto forcing_cfg = node::read_learn_forcing_options(forcing_opts, false);
   Options ens_opts("ensemble");
   auto ens_cfg = rom::read_ensemble_options(ens_opts, false, "ensemble_");
   const double ens_phi = ens_opts.positive("ensemble_phi", 1.0, "Phi of the analytic models (ou, double_well)");
   (void)ens_phi;  // read here so a case file may set it; the pipeline's ensemble is the learned model
   Options eval_opts("evaluate");
   auto eval_cfg = analysis::read_evaluate_options(eval_opts, false);
+  Options forecast_opts("forecast");
+  auto forecast_cfg = rom::read_forecast_options(forecast_opts, false);
   read_nn_kernel_option();
   if (finish_options("usage: msrom pipeline -options_file_yaml inputs/CASE.yaml -output DIR")) return 0;
 
@@ -88,6 +100,11 @@ int pipeline(Session&) {
   score_cfg.output = join_path(dir, "model.h5");
   drift_cfg.data = sim.output;
   drift_cfg.model = score_cfg.output;
+  forcing_cfg.data = sim.output;
+  forcing_cfg.model = score_cfg.output;
+  forecast_cfg.data = sim.output;
+  forecast_cfg.model = score_cfg.output;
+  forecast_cfg.output = join_path(dir, "forecast.h5");
   ens_cfg.model = score_cfg.output;
   ens_cfg.output = join_path(dir, "rollouts.h5");
   ens_cfg.checkpoint = ens_cfg.output + ".ckpt";
@@ -121,6 +138,21 @@ int pipeline(Session&) {
     heading("learn-drift -> " + drift_cfg.model + " (/langevin)");
     metrics.merge(rom::learn_drift(drift_cfg, MPI_COMM_WORLD));
   }
+  if (do_forcing) {
+    heading("learn-forcing -> " + forcing_cfg.model + " (/forcing)");
+    const Metrics fm = node::learn_forcing(forcing_cfg, MPI_COMM_WORLD);
+    metrics.merge(fm);
+    if (do_forecast) {
+      // The forecast's baseline: the same NODE procedure on x itself, with the forcing's embedding.
+      auto base = forcing_cfg;
+      base.series = "state";
+      base.group = "/baseline_node";
+      base.tau = fm.get("tau.forcing");
+      heading("learn-forcing -forcing_series state -> " + base.model + " (/baseline_node)");
+      const Metrics bm = node::learn_forcing(base, MPI_COMM_WORLD);
+      for (const auto& [k, v] : bm.values()) metrics.set(k + "_baseline", v);
+    }
+  }
   if (do_ens) {
     heading("ensemble of " + ens_cfg.model + " -> " + ens_cfg.output);
     Options rom_opts("ensemble");
@@ -143,12 +175,20 @@ int pipeline(Session&) {
     }
   }
 
+  if (do_forecast) {
+    heading("forecast of " + forecast_cfg.data + " -> " + forecast_cfg.output);
+    if (forecast_cfg.lyapunov_time == 0 && metrics.has("lyapunov_time." + system->type()))
+      forecast_cfg.lyapunov_time = metrics.get("lyapunov_time." + system->type());
+    metrics.merge(rom::forecast(forecast_cfg, MPI_COMM_WORLD));
+  }
+
   // 3. One merged metrics.json, the figures, the table.
   if (rank() == 0) {
     metrics.write(join_path(dir, "metrics.json"));
-    if (figures && (do_stats || do_score || do_eval)) heading("figures -> " + join_path(dir, "figures"));
+    if (figures && (do_stats || do_score || do_eval || do_forecast)) heading("figures -> " + join_path(dir, "figures"));
     if (figures && do_eval) run_figures("plot_evaluate.py", "'" + dir + "'");
     if (figures && do_stats) run_figures("plot_stats.py", "'" + dir + "'");
+    if (figures && do_forecast) run_figures("plot_forecast.py", "'" + forecast_cfg.output + "'");
     if (figures && do_score)
       run_figures("plot_score.py", "'" + score_cfg.output + "' --data '" + score_cfg.data + "' --out '" +
                                        join_path(dir, "figures") + "'");

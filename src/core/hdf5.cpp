@@ -43,6 +43,18 @@ std::string all_options_text() {
   return s;
 }
 
+// File access for an output file: MPI-IO over `comm`, and a STRONG close. With the MPI-IO driver's default
+// (SEMI) H5Fclose fails while a dataset or group of the file is still open, and the file then stays open in the
+// library for good: a caller that still held a dataset handle at commit() leaked the committed file (found by
+// tests/fuzz: every ensemble run left its rollouts file open, so a later run into the same name could fail).
+// STRONG closes those objects with the file, so commit() and keep() always close it.
+Handle output_fapl(MPI_Comm comm) {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  return fapl;
+}
+
 Handle vlen_string_type() {
   Handle t(check(H5Tcopy(H5T_C_S1), "string type"), H5Tclose);
   H5Tset_size(t.get(), H5T_VARIABLE);
@@ -105,6 +117,23 @@ Shape File::shape(const std::string& dataset) const {
   if (rank < 0) fail("cannot read the shape of " + dataset);
   Shape dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr);
+  // A shape is only as good as the data behind it: a malformed or unfinished file can declare any shape (up to
+  // 2^64 elements) without storing it, and the readers size their buffers by the shape (tests/fuzz found
+  // allocations of terabytes). Every element must be stored: the space fully allocated and, for the
+  // contiguous layout (msrom's), large enough for the shape.
+  const hssize_t npoints = H5Sget_simple_extent_npoints(s.get());
+  if (npoints < 0) fail("cannot read the shape of " + dataset);
+  if (npoints > 0) {
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (H5Dget_space_status(d.get(), &status) < 0 || status != H5D_SPACE_STATUS_ALLOCATED)
+      fail(dataset + " has no data stored for part of its shape (an unwritten or incomplete file)");
+    Handle plist(H5Dget_create_plist(d.get()), H5Pclose);
+    Handle type(H5Dget_type(d.get()), H5Tclose);
+    const std::size_t tsize = type.valid() ? H5Tget_size(type.get()) : 0;
+    if (plist.valid() && H5Pget_layout(plist.get()) == H5D_CONTIGUOUS &&
+        (tsize == 0 || H5Dget_storage_size(d.get()) / tsize < static_cast<hsize_t>(npoints)))
+      fail(dataset + " is truncated (its storage holds fewer elements than its shape)");
+  }
   return dims;
 }
 
@@ -154,6 +183,7 @@ std::vector<std::string> File::read_strings_attribute(const std::string& object,
   if (H5Tget_class(ft.get()) != H5T_STRING) fail("attribute " + name + " of " + object + " is not a string");
   Handle sp(H5Aget_space(a.get()), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(sp.get());
+  if (n < 0) fail("cannot read attribute " + name + " of " + object);
   std::vector<std::string> out;
   if (H5Tis_variable_str(ft.get()) > 0) {
     std::vector<char*> buf(static_cast<std::size_t>(n), nullptr);
@@ -173,6 +203,13 @@ std::vector<std::string> File::read_strings_attribute(const std::string& object,
 double File::read_double_attribute(const std::string& object, const std::string& name) const {
   if (!has_attribute(object, name)) fail("no attribute " + name + " on " + object);
   Handle a(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  // One number: H5Aread writes every element of the attribute, and an array attribute where a scalar belongs
+  // overflowed `v` on the stack (tests/fuzz).
+  Handle sp(H5Aget_space(a.get()), H5Sclose);
+  Handle t(H5Aget_type(a.get()), H5Tclose);
+  const H5T_class_t cls = t.valid() ? H5Tget_class(t.get()) : H5T_NO_CLASS;
+  if (!sp.valid() || H5Sget_simple_extent_npoints(sp.get()) != 1 || (cls != H5T_FLOAT && cls != H5T_INTEGER))
+    fail("attribute " + name + " of " + object + " is not a single number");
   double v = 0;
   if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) fail("attribute " + name + " of " + object + " is not a number");
   return v;
@@ -181,8 +218,7 @@ double File::read_double_attribute(const std::string& object, const std::string&
 // ---------------------------------------------------------------------------------------------- writing
 OutputFile::OutputFile(const std::string& path, MPI_Comm comm) : path_(path), part_(path + ".part"), comm_(comm) {
   silence();
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  Handle fapl = output_fapl(comm);
   hid_t id = H5Fcreate(part_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   int ok = id >= 0, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
@@ -197,8 +233,7 @@ OutputFile::OutputFile(const std::string& path, MPI_Comm comm) : path_(path), pa
 
 OutputFile::OutputFile(const std::string& path, MPI_Comm comm, Reopen) : path_(path), part_(path + ".part"), comm_(comm) {
   silence();
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  Handle fapl = output_fapl(comm);
   hid_t id = access(part_.c_str(), W_OK) == 0 ? H5Fopen(part_.c_str(), H5F_ACC_RDWR, fapl.get()) : -1;
   int ok = id >= 0, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
@@ -225,8 +260,7 @@ OutputFile::OutputFile(const std::string& path, MPI_Comm comm, const Update& upd
   }
   MPI_Bcast(&copied, 1, MPI_INT, 0, comm);
   if (!copied) throw InputError(update.option + ": cannot read '" + path + "' or write '" + part_ + "'");
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  Handle fapl = output_fapl(comm);
   hid_t id = H5Fopen(part_.c_str(), H5F_ACC_RDWR, fapl.get());
   int ok = id >= 0, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);

@@ -27,6 +27,15 @@ LearnForcingConfig read_learn_forcing_options(const Options& o, bool read_paths)
     c.model = o.string("model", "", "model.h5 from learn-score and learn-drift (updated in place)");
   }
   c.dataset = o.string("dataset", c.dataset, "dataset: [members, time, dims] or [samples, dims]");
+  c.series = o.choice("forcing_series", c.series, {"residual", "state"},
+                      "series the NODE learns: the residual forcing, or the slow variable (forecast baseline)");
+  c.group = o.string("forcing_group", "", "group in model.h5 (default /forcing, or /baseline_node for -forcing_series "
+                                          "state)");
+  if (c.group.empty()) c.group = c.series == "state" ? "/baseline_node" : "/forcing";
+  if (c.group.front() != '/' || c.group.size() < 2 || c.group.find("//") != std::string::npos || c.group.back() == '/')
+    throw InputError("-forcing_group: '" + c.group + "' is not an absolute HDF5 group path like /forcing");
+  c.bank = static_cast<int>(o.integer("forcing_bank", c.bank, "data delay vectors stored as initial NODE states", 1,
+                                      1000000));
   c.seed = static_cast<std::uint64_t>(o.integer("seed", 1, "random seed (member i: seed + i)", 0));
   c.train_fraction = o.real("score_train_fraction", c.train_fraction, "leading fraction of each series that trains",
                             0.0, 1.0, true);
@@ -104,6 +113,28 @@ Residual residuals(const rom::LangevinModel& lm, const score::TrainingData& td) 
   return res;
 }
 
+// The slow variable itself, u = (x - mean) / std, series after series, z-scored again (the baseline NODE).
+Residual states(const rom::LangevinModel& lm, const score::TrainingData& td) {
+  const int d = lm.dim();
+  Residual res;
+  res.dt = td.sample_dt;
+  res.r = (td.train.colwise() - lm.score.mean).array().colwise() / lm.score.std.array();
+  const Index n = res.r.cols();
+  Index b = 0;
+  for (Index i = 1; i <= n; ++i)
+    if (i == n || td.series_start[static_cast<std::size_t>(i)]) {
+      res.segments.emplace_back(b, i);
+      b = i;
+    }
+  if (n < 2) throw InputError("-data: too few training samples");
+  res.mean = res.r.rowwise().mean();
+  res.std = ((res.r.colwise() - res.mean).array().square().rowwise().sum() / static_cast<double>(n)).sqrt();
+  for (int j = 0; j < d; ++j)
+    if (!(res.std(j) > 0)) throw InputError("-data: variable " + std::to_string(j) + " is constant");
+  res.r = (res.r.colwise() - res.mean).array().colwise() / res.std.array();
+  return res;
+}
+
 // ACF of the first row, averaged over the segments (each long enough).
 std::vector<double> mean_acf(const MatrixXd& r, const std::vector<std::pair<Index, Index>>& segs, std::size_t lags) {
   std::vector<double> rho(lags + 1, 0.0);
@@ -148,7 +179,7 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   if (td.train.rows() != d)
     throw InputError("-data: '" + cfg.data + "' has " + std::to_string(td.train.rows()) + " variables, the model " +
                      std::to_string(d));
-  const Residual res = residuals(lm, td);
+  const Residual res = cfg.series == "state" ? states(lm, td) : residuals(lm, td);
 
   // 2. tau from the residual's ACF.
   Index longest = 0;
@@ -250,26 +281,39 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   VectorXd sigma_l = res.std * std::sqrt(res.dt / 2);
 
   // 5. Into model.h5.
+  const std::string& G = cfg.group;
   h5::OutputFile out(cfg.model, comm, h5::OutputFile::Update{"-model"});
-  out.remove("/forcing");
-  for (int i = 0; i < cfg.members; ++i) nets[static_cast<std::size_t>(i)].save(out, "/forcing/node/" + std::to_string(i));
+  out.remove(G);
+  for (int i = 0; i < cfg.members; ++i) nets[static_cast<std::size_t>(i)].save(out, G + "/node/" + std::to_string(i));
   const auto dd = static_cast<hsize_t>(d);
-  out.write("/forcing/normalization/mean", {dd}, res.mean.data());
-  out.write("/forcing/normalization/std", {dd}, res.std.data());
-  out.write("/forcing/sigma_L", {dd}, sigma_l.data());
-  out.write("/forcing/residual_acf", rho);
+  out.write(G + "/normalization/mean", {dd}, res.mean.data());
+  out.write(G + "/normalization/std", {dd}, res.std.data());
+  if (cfg.series == "residual") out.write(G + "/sigma_L", {dd}, sigma_l.data());
+  out.write(G + "/residual_acf", rho);
   std::vector<double> loss_flat;
   for (const auto& l : losses) loss_flat.insert(loss_flat.end(), l.begin(), l.end());
-  out.write("/forcing/loss", {static_cast<hsize_t>(cfg.members), static_cast<hsize_t>(cfg.train.iterations)},
+  out.write(G + "/loss", {static_cast<hsize_t>(cfg.members), static_cast<hsize_t>(cfg.train.iterations)},
             loss_flat.data());
-  out.write("/forcing/acf_node", pooled);
-  out.attribute("/forcing", "m", std::int64_t{cfg.m});
-  out.attribute("/forcing", "tau", static_cast<double>(tau) * res.dt);
-  out.attribute("/forcing", "tau_samples", static_cast<std::int64_t>(tau));
-  out.attribute("/forcing", "dt", res.dt);
-  out.attribute("/forcing", "members", std::int64_t{cfg.members});
-  out.attribute("/forcing", "window", std::int64_t{cfg.train.steps});
-  out.attribute("/forcing", "acf_error", pooled_error);
+  out.write(G + "/acf_node", pooled);
+  out.attribute(G, "m", std::int64_t{cfg.m});
+  out.attribute(G, "tau", static_cast<double>(tau) * res.dt);
+  out.attribute(G, "tau_samples", static_cast<std::int64_t>(tau));
+  out.attribute(G, "dt", res.dt);
+  out.attribute(G, "members", std::int64_t{cfg.members});
+  out.attribute(G, "window", std::int64_t{cfg.train.steps});
+  out.attribute(G, "acf_error", pooled_error);
+  out.attribute(G, "series", cfg.series);
+  out.attribute(G, "phi", lm.source);
+  {
+    // Initial NODE states for ensembles: data delay vectors spread evenly over the training windows.
+    const Index nb = std::min<Index>(cfg.bank, static_cast<Index>(starts.size()));
+    MatrixXd bank(series.dim(), nb);
+    for (Index j = 0; j < nb; ++j)
+      series.gather(starts[static_cast<std::size_t>((static_cast<double>(j) + 0.5) / static_cast<double>(nb) *
+                                                    static_cast<double>(starts.size()))],
+                    bank.col(j).data());
+    out.write(G + "/initial_states", {static_cast<hsize_t>(nb), static_cast<hsize_t>(series.dim())}, bank.data());
+  }
   out.commit();
 
   Metrics m;

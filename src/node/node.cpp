@@ -131,6 +131,23 @@ void rk4_step(const nn::Mlp& net, Eigen::Ref<MatrixXd> U, double h, MatrixXd s[5
   U += (h / 6.0) * (s[0] + 2.0 * s[1] + 2.0 * s[2] + s[3]);
 }
 
+void EnsembleStepper::assign(std::vector<int> node_of_column, int networks) {
+  cols_.assign(static_cast<std::size_t>(networks), {});
+  for (std::size_t c = 0; c < node_of_column.size(); ++c)
+    cols_[static_cast<std::size_t>(node_of_column[c])].push_back(static_cast<Index>(c));
+}
+
+void EnsembleStepper::step(const std::vector<nn::Mlp>& nets, Eigen::Ref<MatrixXd> V, double h, int substeps) {
+  for (std::size_t k = 0; k < cols_.size(); ++k) {
+    const auto& cols = cols_[k];
+    if (cols.empty()) continue;
+    v_.resize(V.rows(), static_cast<Index>(cols.size()));
+    for (std::size_t i = 0; i < cols.size(); ++i) v_.col(static_cast<Index>(i)) = V.col(cols[i]);
+    for (int s = 0; s < substeps; ++s) rk4_step(nets[k], v_, h, scratch_, ws_);
+    for (std::size_t i = 0; i < cols.size(); ++i) V.col(cols[i]) = v_.col(static_cast<Index>(i));
+  }
+}
+
 double NodeTrainer::loss(const nn::Mlp& net, const DelaySeries& data, const Index* starts, Index B, double scale) {
   const Index n = data.dim();
   gather(data, starts, B, 0, u_);

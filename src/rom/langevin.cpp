@@ -151,6 +151,8 @@ LangevinModel LangevinModel::load(const h5::File& f) {
   auto read_matrix = [&](const std::string& name) {
     const auto v = f.read(name);
     if (static_cast<int>(v.size()) != d * d) throw InputError("-model: '" + f.path() + "': " + name + " is not d x d");
+    for (double x : v)
+      if (!std::isfinite(x)) throw InputError("-model: '" + f.path() + "': " + name + " has non-finite values");
     // Stored [d, d] row-major; Phi is read back transposed into column-major.
     return Eigen::MatrixXd(Eigen::Map<const Eigen::Matrix<double, -1, -1, Eigen::RowMajor>>(v.data(), d, d));
   };

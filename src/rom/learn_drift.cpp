@@ -86,6 +86,8 @@ Metrics learn_drift(const LearnDriftConfig& cfg, MPI_Comm comm) {
     throw InputError("-data: '" + cfg.data + "' has " + std::to_string(td.train.rows() - lm.clock_rows()) +
                      " variables, the model " + std::to_string(d));
   const Eigen::MatrixXd u = (td.train.colwise() - lm.score.mean).array().colwise() / lm.score.std.array();
+  if (!u.allFinite())
+    throw InputError("-data: '" + cfg.data + "': values beyond the range of the model's normalisation (" + cfg.model + ")");
 
   // 2. Phi from the generator of the noise-free cluster labels.
   const long lag = std::max(1L, static_cast<long>(std::llround(cfg.lag / td.sample_dt)));

@@ -6,6 +6,7 @@
 #include "msrom/core/hdf5.hpp"
 #include "msrom/analysis/statistics.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/rom/hybrid.hpp"
 #include "msrom/systems/lorenz_driver.hpp"
 
 namespace msrom::rom {
@@ -30,6 +31,9 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
                                      "Phi of a model file to use (default: the one the file names)");
   const bool current = o.flag("langevin_phase_current", true,
                               "clock-driven models: add the phase current, so the learned p(x | phase) is exact");
+  const std::string forcing = o.choice("ensemble_forcing", "white", {"white", "node"},
+                                       "forcing of a model file: white noise (Langevin ROM) or the NODE ensemble of "
+                                       "/forcing (hybrid ROM)");
   if (model == "ou" || model == "double_well") return std::make_unique<AnalyticRom>(model, phi);
   if (model == "homogenised") {
     const auto d = systems::LorenzDriver::read(o);
@@ -37,7 +41,12 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
     return std::make_unique<AnalyticRom>(model, D > 0 ? D : homogenised_diffusion(d.sigma, d.s, d.rho, d.b));
   }
   if (model.empty()) throw InputError("-model: no model given (a model.h5, or ou / double_well)");
-  auto m = LangevinModel::load(h5::File::open(model, "-model"));
+  const auto file = h5::File::open(model, "-model");
+  auto m = LangevinModel::load(file);
+  if (forcing == "node") {
+    if (!which.empty()) throw InputError("-langevin_phi: the hybrid ROM uses the Phi its forcing was learned against");
+    return std::make_unique<HybridRom>(std::move(m), node::ForcingModel::load(file, "/forcing"));
+  }
   if (!which.empty()) m.use(which);
   if (current) m.build_phase_current();
   return std::make_unique<LangevinRom>(std::move(m));

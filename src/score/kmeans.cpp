@@ -25,7 +25,7 @@ int nearest_brute_force(const Eigen::MatrixXd& c, const double* x, double* dist2
       const double t = x[j] - c(j, k);
       s += t * t;
     }
-    if (s < bd) bd = s, best = k;
+    if (s < bd || (best < 0 && s == bd)) bd = s, best = k;  // == : a point so far that every distance is inf
   }
   if (dist2) *dist2 = bd;
   return best;
@@ -86,7 +86,7 @@ void NearestCentroid::search(int node, const double* x, int& best, double& best_
     for (int i = n.begin; i < n.end; ++i) {
       const int k = order_[i];
       const double s = dist2(x, k);
-      if (s < best_d2 || (s == best_d2 && k < best)) best_d2 = s, best = k;
+      if (s < best_d2 || (s == best_d2 && (best < 0 || k < best))) best_d2 = s, best = k;
     }
     return;
   }
@@ -107,11 +107,14 @@ int NearestCentroid::operator()(const double* x, double* d2, int hint) const {
     for (int i = std::max(0, pos - 1); i <= std::min(k_ - 1, pos + 1); ++i) {
       const int k = order_[i];
       const double t = x[0] - c_(0, k), s = t * t;
-      if (s < bd || (s == bd && k < best)) bd = s, best = k;
+      if (s < bd || (s == bd && (best < 0 || k < best))) bd = s, best = k;
     }
   } else {
     search(0, x, best, bd);
   }
+  // Only a NaN coordinate leaves no answer; callers index with it, so never return -1 (tests/fuzz: NaN samples
+  // from an overflowing normalisation wrote out of bounds in lloyd()).
+  if (best < 0) throw std::invalid_argument("nearest centroid: the point has a NaN coordinate");
   if (d2) *d2 = bd;
   return best;
 }

@@ -45,25 +45,40 @@ ScoreModel ScoreModel::load(const h5::File& f) {
     throw InputError("'" + f.path() + "': /normalization/mean and /std must have the same positive length");
   m.mean = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
   m.std = Eigen::Map<const Eigen::VectorXd>(sd.data(), static_cast<Eigen::Index>(sd.size()));
-  if (!(m.std.array() > 0).all()) throw InputError("'" + f.path() + "': /normalization/std must be > 0");
+  // Finite as well: a NaN or infinite normalisation reached the ensemble's statistics (UB in a float-to-integer
+  // cast; tests/fuzz).
+  if (!m.mean.allFinite()) throw InputError("'" + f.path() + "': /normalization/mean must be finite");
+  if (!(m.std.array() > 0).all() || !m.std.allFinite())
+    throw InputError("'" + f.path() + "': /normalization/std must be finite and > 0");
   m.eps_hat = nn::Mlp::load(f, "/score/mlp");
   m.sigma = f.read_double_attribute("/score/mlp", "sigma");
-  if (!(m.sigma > 0)) throw InputError("'" + f.path() + "': /score/mlp sigma must be > 0");
+  if (!(m.sigma > 0) || !std::isfinite(m.sigma)) throw InputError("'" + f.path() + "': /score/mlp sigma must be finite and > 0");
   m.method = f.read_string_attribute("/score/mlp", "method");
   m.clock_frequency = f.has_attribute("/score/mlp", "clock_frequency") ? f.read_double_attribute("/score/mlp", "clock_frequency") : 0.0;
+  if (!(m.clock_frequency >= 0) || !std::isfinite(m.clock_frequency))
+    throw InputError("'" + f.path() + "': /score/mlp clock_frequency must be finite and >= 0");
+  if (m.clock_frequency > 0 && m.dim() < 3)
+    throw InputError("'" + f.path() + "': a clock-augmented score needs [sin, cos, x...]: 3 or more dimensions");
   if (m.eps_hat.input_dim() != m.dim() || m.eps_hat.output_dim() != m.dim())
     throw InputError("'" + f.path() + "': /score/mlp does not map R^" + std::to_string(m.dim()) + " to itself");
   if (m.method == "kgmm" && f.exists("/score/centroids")) {
     // [K, d] row-major on disk = d x K column-major in memory.
-    const auto k = static_cast<Eigen::Index>(f.shape("/score/centroids")[0]);
+    const auto cshape = f.shape("/score/centroids");
+    if (cshape.size() != 2 || cshape[1] != static_cast<hsize_t>(m.dim()))
+      throw InputError("'" + f.path() + "': /score/centroids is not [K, d]");
+    const auto k = static_cast<Eigen::Index>(cshape[0]);
     auto matrix = [&](const char* name) {
       const auto v = f.read(name);
       if (static_cast<Eigen::Index>(v.size()) != k * m.dim()) throw InputError("'" + f.path() + "': " + name + " is not [K, d]");
+      for (double x : v)
+        if (!std::isfinite(x)) throw InputError("'" + f.path() + "': " + name + " has non-finite values");
       return Eigen::MatrixXd(Eigen::Map<const Eigen::MatrixXd>(v.data(), m.dim(), k));
     };
     auto vector = [&](const char* name) {
       const auto v = f.read(name);
       if (static_cast<Eigen::Index>(v.size()) != k) throw InputError("'" + f.path() + "': " + name + " is not [K]");
+      for (double x : v)
+        if (!std::isfinite(x)) throw InputError("'" + f.path() + "': " + name + " has non-finite values");
       return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(v.data(), k));
     };
     m.clusters.centroids = matrix("/score/centroids");
@@ -113,7 +128,9 @@ LearnScoreConfig read_learn_score_options(const Options& o, bool read_paths) {
   std::vector<double> hidden = o.reals("score_hidden", {100, 50}, "hidden layer widths of eps_hat");
   c.hidden.clear();
   for (double h : hidden) {
-    if (h < 1 || h != std::floor(h)) throw InputError("-score_hidden: widths must be positive integers");
+    // Bounded before the cast: -score_hidden 1e12 was UB (float-to-int overflow; tests/fuzz).
+    if (!(h >= 1 && h <= 1e6) || h != std::floor(h))
+      throw InputError("-score_hidden: widths must be integers in 1..1000000");
     c.hidden.push_back(static_cast<int>(h));
   }
   c.activation = o.choice("score_activation", c.activation, {"swish", "tanh", "leaky_relu"}, "hidden activation");
@@ -161,7 +178,9 @@ TrainingData read_training_data(const std::string& data, const std::string& data
   s.n_valid = s.members * (s.nt - s.nt_train);
   if (s.n_train < min_samples)
     throw InputError("-data: '" + data + "' has " + std::to_string(s.n_train) + " training samples, fewer than -score_clusters");
-  if (f.exists("/time") && f.shape("/time")[0] >= 2) {
+  const auto tshape = f.exists("/time") ? f.shape("/time") : h5::Shape{};
+  if (f.exists("/time") && tshape.size() != 1) throw InputError("-data: '" + data + "': /time is not 1-D");
+  if (!tshape.empty() && tshape[0] >= 2) {
     const auto t = f.read_slab("/time", {0}, {2});
     s.sample_dt = t[1] - t[0];
     if (!(s.sample_dt > 0)) throw InputError("-data: '" + data + "': /time is not increasing");
@@ -232,8 +251,12 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
   MPI_Allreduce(MPI_IN_PLACE, sq.data(), d, MPI_DOUBLE, MPI_SUM, comm);
   model.std = (sq / static_cast<double>(s.n_train)).cwiseSqrt();
   if (!(model.std.array() > 0).all()) throw InputError("-data: '" + cfg.data + "': a variable is constant");
+  if (!model.mean.allFinite() || !model.std.allFinite())
+    throw InputError("-data: '" + cfg.data + "': values too large to normalise (their moments overflow)");
   if (cfg.clock_frequency > 0) model.std.head(2) /= cfg.clock_scale;
   const Eigen::MatrixXd u = (s.train.colwise() - model.mean).array().colwise() / model.std.array();
+  // NaN here reached k-means, whose nearest-centroid search then indexed with -1 (tests/fuzz).
+  if (!u.allFinite()) throw InputError("-data: '" + cfg.data + "': values too large to normalise");
   model.sigma = cfg.kgmm.sigma;
   model.method = cfg.method;
   model.clock_frequency = cfg.clock_frequency;
@@ -314,9 +337,14 @@ Metrics learn_score(const LearnScoreConfig& cfg, MPI_Comm comm) {
     std::vector<double> v(s.valid0.size());
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = (s.valid0[i] - model.mean(0)) / model.std(0);
     const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-    const auto p = analysis::pdf(v.data(), v.size(), static_cast<std::size_t>(cfg.grid_points), *lo - 0.5, *hi + 0.5);
-    const Eigen::VectorXd q = implied_density_1d(model, p.grid);
-    kl = analysis::kl_divergence(p.kde, std::vector<double>(q.data(), q.data() + q.size()), p.grid[1] - p.grid[0]);
+    // A diagnostic: validation samples without a PDF (no spread, a range beyond the grid) leave it NaN.
+    try {
+      const auto p = analysis::pdf(v.data(), v.size(), static_cast<std::size_t>(cfg.grid_points), *lo - 0.5, *hi + 0.5);
+      const Eigen::VectorXd q = implied_density_1d(model, p.grid);
+      kl = analysis::kl_divergence(p.kde, std::vector<double>(q.data(), q.data() + q.size()), p.grid[1] - p.grid[0]);
+    } catch (const std::invalid_argument&) {
+      kl = std::nan("");
+    }
   }
   MPI_Bcast(&kl, 1, MPI_DOUBLE, 0, comm);
   if (d == 1 && cfg.clock_frequency == 0) metrics.set("kl.score_density", kl);

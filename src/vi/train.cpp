@@ -90,7 +90,9 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
   nn::AdamOptions ao;
   ao.lr = o.lr;
   ao.schedule = o.schedule;
-  nn::Adam adam(P, ao);
+  nn::Adam own_adam(P, ao);
+  nn::Adam& adam = o.adam ? *o.adam : own_adam;
+  if (adam.m().size() != P) throw InputError("vi::train: the optimiser's state does not match the model");
   nn::ReproducibleSum rs(P + 3, comm);
   const Range mine = block_range(W, size(comm), rank(comm));
   Elbo elbo;
@@ -100,8 +102,9 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
   const double per = 1.0 / (double(W) * B);
 
   TrainResult result;
-  result.steps.reserve(static_cast<std::size_t>(o.iterations));
-  for (int it = 0; it < o.iterations; ++it) {
+  result.steps.reserve(static_cast<std::size_t>(std::max(0, o.iterations - o.start)));
+  result.next = std::max(o.start, o.iterations);
+  for (int it = o.start; it < o.iterations; ++it) {
     const double beta = kl_beta(it, o.kl_warmup, o.kl_anneal);
     rs.clear();
     for (Index w = mine.begin; w < mine.end; ++w) {
@@ -125,8 +128,35 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
     model.set_params(theta);
     result.steps.push_back(rep);
     if (o.on_step) o.on_step(it, rep);
+    if (o.stop_after && it + 1 < o.iterations && o.stop_after(it)) {
+      result.next = it + 1;
+      break;
+    }
   }
   return result;
+}
+
+double validation_loss(const MsdeModel& model, const Trajectories& data, int window, int max_windows,
+                       std::uint64_t seed, MPI_Comm comm) {
+  std::vector<std::pair<int, Index>> wins;
+  for (std::size_t k = 0; k < data.u.size(); ++k)
+    for (Index s = 0; s + window <= data.u[k].cols(); s += window)
+      if (static_cast<int>(wins.size()) < max_windows) wins.emplace_back(static_cast<int>(k), s);
+  if (wins.empty()) throw InputError("vi::validation_loss: no trajectory holds a window of " + std::to_string(window));
+  nn::ReproducibleSum rs(1, comm);
+  const Range mine = block_range(static_cast<std::int64_t>(wins.size()), size(comm), rank(comm));
+  Elbo elbo;
+  MatrixXd eps(model.latent_dim(), window);
+  rs.clear();
+  for (Index w = mine.begin; w < mine.end; ++w) {
+    const auto [k, s] = wins[static_cast<std::size_t>(w)];
+    draw_eps(seed, (std::uint64_t{1} << 32) + static_cast<std::uint64_t>(w), eps);
+    const ElboTerms t = elbo.evaluate(model, data.u[k].middleCols(s, window), data.time.segment(s, window), eps, 1.0);
+    rs.add(w)[0] = -t.elbo;
+  }
+  VectorXd total(1);
+  rs.reduce(total);
+  return total[0] / (double(wins.size()) * window);
 }
 
 }  // namespace msrom::vi

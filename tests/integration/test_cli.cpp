@@ -682,3 +682,394 @@ TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or f
   check_bad_inputs(cases, {});
   CHECK_FALSE(msrom::h5::File::open(model).exists("/forcing"));
 }
+
+TEST_CASE("hybrid ROM ensembles and transition forecasts on the ci pipeline: rank-count equality, exact one-step hits",
+          "[integration][node][forecast]") {
+  const std::string dir = scratch() + "/hybrid_ci";
+  const auto p = run("pipeline -options_file_yaml " + kInputs +
+                     "bistable_ci.yaml -pipeline_stages simulate,lyapunov,learn-score,learn-drift -progress never "
+                     "-output " + dir);
+  INFO(p.out << p.err);
+  REQUIRE(p.code == 0);
+  const std::string data = dir + "/data.h5", model = dir + "/model.h5";
+  const std::string small = " -forcing_hidden 16,16 -forcing_members 2 -forcing_iterations 20 -forcing_window 6 "
+                            "-forcing_check_trajectories 2 -forcing_check_time 2 -progress never ";
+  // A forecast needs the baseline too; ensemble -ensemble_forcing node needs /forcing.
+  const auto no_forcing = run("ensemble -model " + model + " -ensemble_forcing node -output " + dir + "/h.h5");
+  CHECK(no_forcing.code == 2);
+  CHECK(no_forcing.err.find("learn-forcing") != std::string::npos);
+  REQUIRE(run("learn-forcing -data " + data + " -model " + model + small).code == 0);
+  REQUIRE(run("learn-forcing -data " + data + " -model " + model + small + " -forcing_series state -forcing_tau 0.02")
+              .code == 0);
+  {
+    auto f = msrom::h5::File::open(model);
+    CHECK(f.read_string_attribute("/baseline_node", "series") == "state");
+    CHECK(f.read_string_attribute("/forcing", "series") == "residual");
+    CHECK(f.shape("/forcing/initial_states") == msrom::h5::Shape{256, 10});
+    CHECK_FALSE(f.exists("/baseline_node/sigma_L"));
+  }
+
+  // The hybrid ensemble: only the slow variable is saved; bitwise the same on 1 and 2 ranks.
+  std::vector<std::vector<double>> states;
+  for (int np : {1, 2}) {
+    const std::string out = dir + "/hybrid_np" + std::to_string(np) + ".h5";
+    const auto r = run("ensemble -model " + model + " -ensemble_forcing node -members 6 -ts_dt 0.02 -ts_max_time 20 "
+                       "-ensemble_save_every 5 -ensemble_burn_in 1 -progress never -output " + out, np);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    auto f = msrom::h5::File::open(out);
+    CHECK(f.shape("/ensemble/state") == msrom::h5::Shape{6, 200, 1});
+    CHECK(f.read_string_attribute("/", "model") == "hybrid");
+    states.push_back(f.read("/ensemble/state"));
+  }
+  CHECK(states[0] == states[1]);
+  const auto bad_dt = run("ensemble -model " + model + " -ensemble_forcing node -ts_dt 0.015 -output " + dir + "/b.h5");
+  CHECK(bad_dt.code == 2);
+  CHECK(bad_dt.err.find("-ts_dt") != std::string::npos);
+
+  // Forecasts: the same on 1 and 2 ranks. At a lead of ONE sample with no perturbation the hybrid's first step
+  // rebuilds the true next sample exactly (its forcing is the residual of that step), so every hybrid member
+  // crosses at the true crossing time: a hit rate of exactly 1 and a timing error of 0.
+  const double lyap = msrom::Metrics::read(dir + "/metrics.json").get("lyapunov_time.bistable");
+  const std::string one_sample = std::to_string(0.01 / lyap * 1.0000001);
+  std::vector<std::vector<double>> skill;
+  for (int np : {1, 2}) {
+    const std::string out = dir + "/forecast_np" + std::to_string(np) + ".h5";
+    const auto r = run("forecast -data " + data + " -model " + model + " -forecast_members 4 -forecast_leads " +
+                       one_sample + ",0.5 -forecast_perturbation 0 -forecast_tolerance 0.1 -forecast_figures false "
+                       "-forecast_check_time 2 -progress never -output " + out, np);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    auto f = msrom::h5::File::open(out);
+    const auto hit = f.read("/skill/hybrid/hit_rate");
+    REQUIRE(hit.size() == 2);
+    CHECK(hit[0] == 1.0);
+    CHECK(f.read("/skill/hybrid/timing_error")[0] == 0.0);
+    CHECK(f.read_double_attribute("/leads", "lyapunov_time") == lyap);  // from the metrics.json beside the model
+    CHECK(f.shape("/examples/hybrid")[1] == 4);
+    std::vector<double> all;
+    for (const char* m : {"hybrid", "langevin", "node_x"})
+      for (const char* q : {"/hit", "/rmse", "/hit_rate_mean"}) {
+        const auto v = f.read(std::string("/skill/") + m + q);
+        for (double x : v) CHECK((x >= 0 && x <= (std::string(q) == "/rmse" ? 10.0 : 1.0)));
+        all.insert(all.end(), v.begin(), v.end());
+      }
+    skill.push_back(all);
+    const auto mj = msrom::Metrics::read(dir + "/metrics.json");
+    CHECK(mj.has("hit_rate.hybrid.0.5TL"));
+  }
+  CHECK(skill[0] == skill[1]);
+
+  const std::string ok = "forecast -progress never -data " + data + " -model " + model + " ";
+  const std::vector<BadInput> cases = {
+      {"forecast -model " + model, "-data"},
+      {"forecast -data " + data, "-model"},
+      {ok + "-forecast_leads -1", "-forecast_leads"},
+      {ok + "-forecast_leads_time 0", "-forecast_leads_time"},
+      {ok + "-forecast_members 0", "-forecast_members"},
+      {ok + "-forecast_leads 1e6", "-forecast_leads"},  // no transition leaves room
+      {ok + "-output " + scratch() + "/no_such_dir/f.h5", "-output"},
+      {"forecast -progress never -data " + data + " -model " + dir + "/../forcing_bad_missing.h5", "-model"},
+  };
+  check_bad_inputs(cases, {dir + "/forecast.h5"});
+}
+
+// ---- msrom merge (issue 9): an ensemble run in parts (Slurm array tasks) joined into one run's file ----
+#include <cstring>
+
+namespace {
+
+// Bit patterns, so that NaN rows (diverged members) compare equal to themselves.
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+
+// The datasets of a rollouts file (rom/ensemble.hpp); h5diff below also catches any dataset not listed.
+const char* const kRolloutDatasets[] = {"/time", "/ensemble/state", "/ensemble/status", "/ensemble/stats/grid",
+                                        "/ensemble/stats/histogram", "/ensemble/stats/acf/lag", "/ensemble/stats/acf/rho",
+                                        "/ensemble/stats/partial/counts", "/ensemble/stats/partial/nodes",
+                                        "/ensemble/stats/partial/sums"};
+
+const std::string kMergeBase = "ensemble -model double_well -ensemble_phi 0.7 -members 13 -ts_dt 0.01 -ts_max_time 300 "
+                               "-ensemble_save_every 25 -ensemble_stats_every 5 -ensemble_max_lag 2 -seed 11 -progress never ";
+
+}  // namespace
+
+TEST_CASE("merge: an ensemble run in parts on 1 and 2 ranks equals one run of all members bit for bit",
+          "[integration][merge]") {
+  const std::string dir = scratch() + "/merge";
+  msrom::make_output_directory("test", dir);
+  const std::string full = dir + "/full.h5", full2 = dir + "/full_np2.h5";
+  REQUIRE(run(kMergeBase + "-output " + full).code == 0);
+  REQUIRE(run(kMergeBase + "-output " + full2, 2).code == 0);
+  // Parts of uneven size on different rank counts: members 0..6 on 2 ranks, 7..8 and 9..12 on one.
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 0 -ensemble_member_count 7 -output " + dir + "/part_a.h5", 2).code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 7 -ensemble_member_count 2 -output " + dir + "/part_b.h5").code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 9 -output " + dir + "/part_c.h5").code == 0);  // count 0: the rest
+
+  const auto f = msrom::h5::File::open(full);
+  const auto part_c = msrom::h5::File::open(dir + "/part_c.h5");
+  CHECK(part_c.shape("/ensemble/state") == msrom::h5::Shape{4, 1200, 1});
+  CHECK(part_c.read_double_attribute("/", "member_begin") == 9);
+  CHECK(part_c.read_double_attribute("/", "member_count") == 4);
+  CHECK(part_c.read_double_attribute("/", "members_total") == 13);
+  // A part's rows are the full run's rows of the same global members (streams keyed by the global index),
+  // and its statistics are its own (not the whole ensemble's).
+  const auto state = f.read("/ensemble/state");
+  CHECK(same_bits(part_c.read("/ensemble/state"), std::vector<double>(state.begin() + 9 * 1200, state.end())));
+  CHECK_FALSE(same_bits(part_c.read("/ensemble/stats/histogram"), f.read("/ensemble/stats/histogram")));
+
+  // The parts given as a list in any order, or as a glob: every dataset equals the single run's.
+  const std::string merged = dir + "/merged.h5", merged_glob = dir + "/merged_glob.h5";
+  const auto r = run("merge -inputs " + dir + "/part_c.h5," + dir + "/part_a.h5," + dir + "/part_b.h5 -output " + merged);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("transitions.double_well") != std::string::npos);
+  REQUIRE(run("merge -inputs '" + dir + "/part_*.h5' -output " + merged_glob, 2).code == 0);
+  // The job-array form: part i of N equal blocks (-ensemble_part/-ensemble_parts), here 3 parts of 13.
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(run(kMergeBase + "-ensemble_part " + std::to_string(i) + " -ensemble_parts 3 -output " + dir + "/array_" +
+                std::to_string(i) + ".h5").code == 0);
+  CHECK(msrom::h5::File::open(dir + "/array_1.h5").read_double_attribute("/", "member_begin") == 5);
+  const std::string merged_array = dir + "/merged_array.h5";
+  REQUIRE(run("merge -inputs '" + dir + "/array_*.h5' -output " + merged_array).code == 0);
+  for (const auto& other : {full2, merged, merged_glob, merged_array}) {
+    CAPTURE(other);
+    const auto g = msrom::h5::File::open(other);
+    for (const char* d : kRolloutDatasets) {
+      CAPTURE(d);
+      CHECK(same_bits(g.read(d), f.read(d)));
+    }
+    CHECK(g.read_double_attribute("/ensemble/stats/acf/rho", "tau_int") ==
+          f.read_double_attribute("/ensemble/stats/acf/rho", "tau_int"));
+    for (const char* a : {"seed", "members_total", "member_begin", "member_count", "dt", "steps"})
+      CHECK(g.read_double_attribute("/", a) == f.read_double_attribute("/", a));
+    // h5diff: every object under /ensemble and /time, with the attributes of datasets (exit 0: no difference).
+    for (const char* obj : {"/ensemble", "/time"})
+      CHECK(std::system(("h5diff -q " + full + " " + other + " " + obj).c_str()) == 0);
+  }
+  // The check can fail: another seed differs.
+  REQUIRE(run(kMergeBase + "-seed 12 -output " + dir + "/other_seed.h5").code == 0);
+  CHECK(std::system(("h5diff -q " + full + " " + dir + "/other_seed.h5 /ensemble > /dev/null").c_str()) != 0);
+  // Merged parts are themselves a part: merging the merged file alone gives the same file again.
+  REQUIRE(run("merge -inputs " + merged + " -output " + dir + "/remerged.h5").code == 0);
+  CHECK(std::system(("h5diff -q " + full + " " + dir + "/remerged.h5 /ensemble").c_str()) == 0);
+}
+
+TEST_CASE("merge: bad input exits 2 with one line naming the file or option, no output", "[integration][merge][bad_input]") {
+  const std::string dir = scratch() + "/merge_bad";
+  msrom::make_output_directory("test", dir);
+  const std::string a = dir + "/a.h5", b = dir + "/b.h5", c = dir + "/c.h5";
+  REQUIRE(run(kMergeBase + "-ensemble_member_count 7 -output " + a).code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 7 -output " + b).code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 5 -output " + dir + "/overlap.h5").code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 7 -ts_dt 0.02 -ts_max_steps 30000 -output " + dir + "/dt.h5").code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 7 -seed 3 -output " + dir + "/seed.h5").code == 0);
+  REQUIRE(run(kMergeBase + "-ensemble_member_begin 7 -ensemble_max_lag 1 -output " + dir + "/lag.h5").code == 0);
+  REQUIRE(run("ensemble -model ou -members 13 -ts_dt 0.01 -ts_max_time 300 -ensemble_save_every 25 -ensemble_stats_every 5 "
+              "-ensemble_max_lag 2 -seed 11 -progress never -ensemble_member_begin 7 -output " + dir + "/ou.h5").code == 0);
+  REQUIRE(run(kMergeBase + "-members 14 -ensemble_member_begin 7 -output " + dir + "/m14.h5").code == 0);
+  const std::string junk = dir + "/junk.h5";
+  std::ofstream(junk) << "not HDF5";
+  const std::string data = scratch() + "/sim_np1.h5";  // an earlier case's data file: not rollouts
+  const std::string out = dir + "/merged.h5";
+  const std::string m = "merge -output " + out + " -inputs ";
+  const std::vector<BadInput> cases = {
+      {"merge -output " + out, "-inputs"},
+      {m + a + "," + dir + "/missing.h5", dir + "/missing.h5"},
+      {m + a + "," + junk, junk},
+      {m + "'" + dir + "/nothing_*.h5'", dir + "/nothing_*.h5"},
+      {m + a, a},                                   // members 7..12 missing after a.h5
+      {m + b, b},                                   // members 0..6 missing before b.h5
+      {m + a + "," + dir + "/overlap.h5", dir + "/overlap.h5"},
+      {m + a + "," + dir + "/dt.h5", dir + "/dt.h5"},
+      {m + a + "," + dir + "/seed.h5", dir + "/seed.h5"},
+      {m + a + "," + dir + "/lag.h5", dir + "/lag.h5"},
+      {m + a + "," + dir + "/ou.h5", dir + "/ou.h5"},
+      {m + a + "," + dir + "/m14.h5", dir + "/m14.h5"},
+      {m + a + "," + data, data},
+      {"merge -inputs " + a + "," + b + " -output /nonexistent_dir/x.h5", "-output"},
+      {"merge -inputs " + a + "," + b + " -merge_typo 1 -output " + out, "-merge_typo"},
+      {kMergeBase + "-ensemble_member_begin 13 -output " + out, "-ensemble_member_begin"},
+      {kMergeBase + "-ensemble_member_begin 10 -ensemble_member_count 4 -output " + out, "-ensemble_member_count"},
+      {kMergeBase + "-ensemble_member_begin -1 -output " + out, "-ensemble_member_begin"},
+      {kMergeBase + "-ensemble_part 2 -ensemble_parts 2 -output " + out, "-ensemble_part"},
+      {kMergeBase + "-ensemble_parts 14 -output " + out, "-ensemble_parts"},  // more parts than members
+      {kMergeBase + "-ensemble_parts 2 -ensemble_member_begin 3 -output " + out, "-ensemble_parts"},
+  };
+  check_bad_inputs(cases, {out, out + ".part"});
+  // The parts themselves are fine: the good pair merges, and -help lists the options.
+  CHECK(run(m + a + "," + b).code == 0);
+  const auto h = run("merge -help");
+  CHECK(h.code == 0);
+  CHECK(h.out.find("-inputs") != std::string::npos);
+  CHECK(run("ensemble -help").out.find("-ensemble_member_count") != std::string::npos);
+}
+
+// ---- Issue 7, stage 2: the learned stochastic multiscale model (learn-msde, ensemble -model with /msde,
+// evaluate-msde) on the KdV ci input.
+namespace {
+std::string msde_data() {
+  static std::string path = [] {
+    const std::string p = scratch() + "/msde_kdv.h5";
+    const auto r = run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + p);
+    if (r.code != 0) FAIL("simulate kdv_ci: " << r.err);
+    return p;
+  }();
+  return path;
+}
+}  // namespace
+
+TEST_CASE("learn-msde on the KdV ci input: 1 and 2 ranks bitwise; ensemble rollout; the eps table",
+          "[integration][msde]") {
+  const std::string data = msde_data(), dir = scratch() + "/msde";
+  msrom::make_output_directory("test", dir);
+  msrom::make_output_directory("test", dir + "/np2");
+  const std::string learn = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output ";
+  auto r = run(learn + dir + "/model.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("n_eta = 1: 7137 parameters") != std::string::npos);
+  r = run(learn + dir + "/np2/model.h5", 2);
+  REQUIRE(r.code == 0);
+  {
+    const auto a = msrom::h5::File::open(dir + "/model.h5"), b = msrom::h5::File::open(dir + "/np2/model.h5");
+    CHECK(a.read("/msde/stages") == std::vector<double>{0, 1});
+    CHECK(a.read_double_attribute("/msde", "final") == 1);
+    for (const char* s : {"/msde/eta_0", "/msde/eta_1"}) {
+      const std::string g = s;
+      CHECK(a.read(g + "/params") == b.read(g + "/params"));  // bitwise on 1 and 2 ranks
+      CHECK(a.read(g + "/history/loss") == b.read(g + "/history/loss"));
+      CHECK(a.read(g + "/history/loss").size() == 4);
+      CHECK(a.shape(g + "/history/validation") == msrom::h5::Shape{2, 2});  // steps 2 and 4
+      CHECK(a.read_string_attribute(g, "activation") == "leaky_relu");
+      CHECK(a.has_attribute(g, "norm_mean"));
+      CHECK(a.read_double_attribute(g, "norm_scale") > 0);
+    }
+    CHECK(a.shape("/msde/eta_0/params") == msrom::h5::Shape{2308});
+    CHECK(a.read_double_attribute("/", "nranks") == 1);
+    CHECK(b.read_double_attribute("/", "nranks") == 2);
+    // eta_1 starts from eta_0: the learning rates of the two stages (1e-3 and 1e-4).
+    CHECK(a.read("/msde/eta_0/history/lr")[0] == 1e-3);
+    CHECK(a.read("/msde/eta_1/history/lr")[0] == 1e-4);
+    CHECK(a.read("/msde/eta_0/history/beta")[2] == 2.0 / 1600);
+  }
+  const auto m = msrom::Metrics::read(dir + "/metrics.json");
+  for (const char* k : {"val_loss.eta_0", "val_loss.eta_1", "train_loss.eta_1", "norm_scale", "iterations.eta_1",
+                        "loss_curve.eta_1.000000004", "val_curve.eta_0.000000002"})
+    CHECK(m.has(k));
+  CHECK(m.get("iterations.eta_1") == 4);
+  CHECK(!exists(dir + "/model.h5.ckpt"));
+
+  // The learned SDE rolled out by `msrom ensemble -model model.h5`, on 1 and 2 ranks.
+  const std::string ens = "ensemble -model " + dir + "/model.h5 -data " + data + " -predict_samples 8 -output ";
+  r = run(ens + dir + "/roll.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("multiscale model n_eta = 1") != std::string::npos);
+  REQUIRE(run(ens + dir + "/np2/roll.h5", 2).code == 0);
+  const auto ra = msrom::h5::File::open(dir + "/roll.h5"), rb = msrom::h5::File::open(dir + "/np2/roll.h5");
+  CHECK(ra.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 101, 1000});
+  CHECK(ra.read("/ensemble/fields/u") == rb.read("/ensemble/fields/u"));
+  const auto eps = ra.read("/ensemble/eps");
+  REQUIRE(eps.size() == 101);
+  for (double e : eps) CHECK(std::isfinite(e));
+
+  // The table: coarse DNS | DMD | POD-SINDy | implicit-scale | multiscale.
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/model.h5 -predict_samples 8 -output " + dir + "/eval");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("| coarse DNS        | DMD               | POD-SINDy         | implicit-scale    | multiscale") !=
+        std::string::npos);
+  const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
+  for (const char* n : {"coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"}) {
+    CHECK(t.has(std::string("eps_mean.") + n));
+    CHECK(t.has(std::string("eps_std.") + n));
+  }
+  // The same rollouts as the ensemble's (same seed, samples, trajectory index).
+  double mean = 0;
+  for (double e : eps) mean += e / double(eps.size());
+  CHECK(t.get("eps_mean.multiscale") == Approx(mean).epsilon(1e-12));
+  // The coarse DNS column is the coarse-dns command's number; the linear baseline fits this short run well.
+  const auto cd = msrom::Metrics::read(dir + "/eval/coarse_dns/metrics.json");
+  CHECK(t.get("eps_mean.coarse_dns") == Approx(cd.get("eps_mean.coarse_dns")).epsilon(1e-12));
+  CHECK(t.get("eps_mean.dmd") < 0.05);
+  CHECK(t.get("eps_mean.pod_sindy") < 0.1);
+  const auto ev = msrom::h5::File::open(dir + "/eval/msde_eval.h5");
+  CHECK(ev.shape("/eps/multiscale") == msrom::h5::Shape{1, 101});
+  CHECK(ev.shape("/fields/truth") == msrom::h5::Shape{101, 1000});
+  for (const char* png : {"eps.png", "fields.png", "spectra.png"}) CHECK(exists(dir + "/eval/figures/" + png));
+}
+
+TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for bit", "[integration][msde][restart]") {
+  const std::string data = msde_data(), dir = scratch() + "/msde_restart";
+  msrom::make_output_directory("test", dir);
+  const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
+                           " -msde_iterations 400 -msde_val_every 100 -msde_checkpoint_every 25 -output ";
+  REQUIRE(run(base + dir + "/ref.h5").code == 0);
+  const std::string out = dir + "/model.h5";
+  // In the background; once the first periodic checkpoint exists, SIGTERM (one rank) or SIGUSR1 through
+  // mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec itself).
+  for (int np : {0, 2}) {
+    const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n 2 --oversubscribe " : "";
+    const std::string sig = np > 0 ? "USR1" : "TERM";
+    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + base + out + " > /dev/null 2>&1 & p=$!; " +
+                            "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -" + sig + " $p; " +
+                            "wait $p; exit $?'";
+    const int rc = std::system(cmd.c_str());
+    CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 3);
+    CHECK(exists(out + ".ckpt"));
+    CHECK_FALSE(exists(out));
+    // Other options: the checkpoint is refused and kept.
+    const auto wrong = run(base + out + " -msde_lr 2e-3 -restart");
+    CHECK(wrong.code == 2);
+    CHECK(wrong.err.find("-restart") != std::string::npos);
+    CHECK(exists(out + ".ckpt"));
+    const auto r = run(base + out + " -restart", np);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK_FALSE(exists(out + ".ckpt"));
+    const auto a = msrom::h5::File::open(dir + "/ref.h5"), b = msrom::h5::File::open(out);
+    for (const char* g : {"/msde/eta_0", "/msde/eta_1"}) {
+      CHECK(a.read(std::string(g) + "/params") == b.read(std::string(g) + "/params"));
+      CHECK(a.read(std::string(g) + "/history/loss") == b.read(std::string(g) + "/history/loss"));
+      CHECK(a.read(std::string(g) + "/history/validation") == b.read(std::string(g) + "/history/validation"));
+    }
+    std::remove(out.c_str());
+  }
+}
+
+TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 with one line, no output",
+          "[integration][msde][bad_input]") {
+  const std::string data = msde_data(), dir = scratch() + "/msde_bad";
+  msrom::make_output_directory("test", dir);
+  const std::string out = dir + "/model.h5";
+  const std::string l = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + out + " -data ";
+  const std::string foreign = dir + "/foreign.ckpt";
+  { std::ofstream(foreign) << "not hdf5"; }
+  check_bad_inputs({{"learn-msde -output " + out, "-data"},
+                    {l + dir + "/missing.h5", dir + "/missing.h5"},
+                    {l + data + " -msde_eta_schedule 1,0", "-msde_eta_schedule"},
+                    {l + data + " -msde_eta_schedule 0,1.5", "-msde_eta_schedule"},
+                    {l + data + " -msde_n_zeta 7", "-msde_n_zeta"},
+                    {l + data + " -msde_window 500", "-msde_window"},
+                    {l + data + " -msde_cnn_kernel 4", "-msde_cnn_kernel"},
+                    {l + data + " -msde_lr -1", "-msde_lr"},
+                    {l + data + " -msde_typo 1", "-msde_typo"},
+                    {l + data + " -restart -msde_checkpoint " + foreign, foreign},
+                    {"learn-msde -data " + data + " -output /nonexistent_dir/model.h5", "-output"}},
+                   {out, out + ".part", dir + "/metrics.json"});
+  // A model file to evaluate with: the ensemble and evaluate-msde refuse what does not fit.
+  REQUIRE(run(l + data).code == 0);
+  const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
+  const std::string ens = "ensemble -model " + out + " -output " + dir + "/roll.h5 -data ";
+  check_bad_inputs({{e + data, data},                                   // no /msde
+                    {e + dir + "/missing.h5", dir + "/missing.h5"},
+                    {"evaluate-msde -data " + data + " -output " + dir + "/eval", "-model"},
+                    {e + out + " -dmd_rank 0", "-dmd_rank"},
+                    {e + out + " -predict_split bogus", "-predict_split"},
+                    {ens + data + " -predict_stage 3", "n_eta = 3"},
+                    {"ensemble -model " + out + " -output " + dir + "/roll.h5", "-data"},
+                    {ens + data + " -predict_samples 0", "-predict_samples"}},
+                   {dir + "/eval/metrics.json", dir + "/eval/msde_eval.h5", dir + "/roll.h5", dir + "/roll.h5.part"});
+}

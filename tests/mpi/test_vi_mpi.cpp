@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mpi_util.hpp"
+#include "msrom/vi/predict.hpp"
 #include "msrom/vi/train.hpp"
 
 using namespace msrom;
@@ -61,4 +62,44 @@ TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks"
   VectorXd start(par.num_params());
   MsdeModel(c).get_params(start);
   CHECK(tp != start);  // it did train
+}
+
+TEST_CASE("Validation loss and split predictions of the multiscale model do not depend on the rank count",
+          "[Parallel][vi]") {
+  Trajectories d;
+  d.time = VectorXd::LinSpaced(12, 0.0, 0.11);
+  for (int k = 0; k < 5; ++k) {  // 5 trajectories: uneven over 2 and 4 ranks
+    MatrixXd u(24, 12);
+    for (int i = 0; i < 12; ++i)
+      for (int p = 0; p < 24; ++p) {
+        double x = p / 24.0 - 0.1 - 0.2 * k - d.time[i];
+        x -= std::round(x);
+        u(p, i) = std::exp(-x * x / 0.02);
+      }
+    d.u.push_back(u);
+  }
+  MsdeConfig c;
+  c.n_y = 24;
+  c.n_zeta = 6;
+  c.n_eta = 1;
+  c.macro_hidden = {8};
+  c.micro_hidden = {8};
+  c.cnn_kernel = 5;
+  c.cnn_channels = {2, 3};
+  c.gp.warp_hidden = {4};
+  c.gp.lengthscale = 0.2;
+  const MsdeModel model(c);
+  const double vp = validation_loss(model, d, 4, 7, 3, MPI_COMM_WORLD), vs = validation_loss(model, d, 4, 7, 3, MPI_COMM_SELF);
+  CHECK(vp == vs);
+  RolloutOptions o;
+  o.samples = 3;
+  o.substeps = 2;
+  const Normalisation norm{0.1, 0.5};
+  const auto pp = predict_split(model, norm, d, o, 2, MPI_COMM_WORLD);
+  const auto ps = predict_split(model, norm, d, o, 2, MPI_COMM_SELF);
+  CHECK(pp.eps == ps.eps);
+  REQUIRE(pp.fields.size() == 2);
+  CHECK(pp.fields[1] == ps.fields[1]);
+  CHECK(pp.mean == ps.mean);
+  CHECK(same_on_all_ranks(Eigen::Map<const VectorXd>(pp.eps.data(), pp.eps.size())));
 }

@@ -1,11 +1,14 @@
 // ROM pieces with known answers: the homogenised SDE's diffusion against an independent estimate, the
-// analytic drifts, the phase current of a clock-driven model.
+// analytic drifts, the phase current of a clock-driven model, the hybrid ROM's step.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include "msrom/rom/langevin.hpp"
 #include "msrom/rom/roms.hpp"
+#include "msrom/rom/hybrid.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/random.hpp"
 
 using namespace msrom;
 
@@ -72,4 +75,84 @@ TEST_CASE("Phase current of a clock-driven model: the moving Gaussian's exact tr
   plain.score.mean = plain.score.std = Eigen::VectorXd::Ones(1);
   plain.build_phase_current();
   CHECK_FALSE(plain.has_phase_current());
+}
+
+TEST_CASE("Hybrid ROM: the Euler step of the slow variable with the NODE forcing, RK4 substeps, NODE per member",
+          "[rom][hybrid]") {
+  // Slow part: s(u) = -u (eps_hat = sigma u), Phi = 0.5, so the drift is -u/2. Forcing: r = mean + std r_hat.
+  msrom::rom::LangevinModel lm;
+  lm.score.mean = Eigen::VectorXd::Zero(1);
+  lm.score.std = Eigen::VectorXd::Ones(1);
+  lm.score.sigma = 0.05;
+  lm.score.eps_hat = msrom::nn::Mlp({1, 1}, msrom::nn::Activation::identity, 1);
+  lm.score.eps_hat.weight(0)(0, 0) = 0.05;
+  lm.score.eps_hat.bias(0).setZero();
+  lm.phi = lm.phi_acf = lm.phi_generator = Eigen::MatrixXd::Constant(1, 1, 0.5);
+  lm.sigma = Eigen::MatrixXd::Constant(1, 1, std::sqrt(0.5));
+  lm.source = "acf";
+  // Two linear NODEs on delay vectors of m = 2: dv/dt = A_k v (damped rotations), trained at dt_f = 0.01.
+  msrom::node::ForcingModel fm;
+  fm.mean = Eigen::VectorXd::Constant(1, 0.1);
+  fm.std = Eigen::VectorXd::Constant(1, 0.3);
+  fm.dt = 0.01;
+  fm.m = 2;
+  fm.phi_source = "acf";
+  Eigen::Matrix2d A[2];
+  A[0] << -0.2, 3.0, -3.0, -0.2;
+  A[1] << -0.5, 1.0, -1.0, -0.1;
+  for (int k = 0; k < 2; ++k) {
+    fm.nets.emplace_back(std::vector<int>{2, 2}, msrom::nn::Activation::identity, 1);
+    fm.nets.back().weight(0) = A[k];
+    fm.nets.back().bias(0).setZero();
+  }
+  fm.initial_states.resize(2, 3);
+  fm.initial_states << 1.0, -0.5, 0.25, 0.0, 0.75, -1.0;
+  msrom::rom::HybridRom rom(lm, fm);
+  CHECK(rom.dim() == 3);
+  CHECK(rom.observed_dim() == 1);
+  CHECK_FALSE(rom.white_noise());
+
+  // Members 3..6 on this "rank", dt = 2 dt_f: two RK4 substeps per step.
+  const double dt = 0.02;
+  rom.prepare(3, 4, dt);
+  Eigen::MatrixXd U(3, 4), F(3, 4);
+  for (int c = 0; c < 4; ++c) {
+    const msrom::Philox rng(1, static_cast<std::uint64_t>(3 + c), msrom::Purpose::initial_condition);
+    rom.initial_state(3 + c, rng, U.col(c).data());
+    double z = 0;
+    rng.normals(0, &z, 1);
+    CHECK(U(0, c) == z);                                               // u_0 ~ N(0, 1) from the member's stream
+    CHECK(U.col(c).tail(2) == fm.initial_states.col(((3 + c) / 2) % 3));  // bank vector (g / K) mod bank
+  }
+  // The reference recurrence: u += dt (-u/2 + 0.1 + 0.3 v_0); v <- P_k^2 v with the RK4 propagator of A_k.
+  Eigen::Matrix2d P[2];
+  for (int k = 0; k < 2; ++k) {
+    const Eigen::Matrix2d hA = fm.dt * A[k];
+    P[k] = Eigen::Matrix2d::Identity() + hA + hA * hA / 2 + hA * hA * hA / 6 + hA * hA * hA * hA / 24;
+  }
+  Eigen::MatrixXd R = U;
+  for (int n = 0; n < 50; ++n) {
+    rom.drift(n * dt, U, F);
+    U += dt * F;
+    for (int c = 0; c < 4; ++c) {
+      const int k = (3 + c) % 2;  // member g runs NODE g mod K
+      R(0, c) += dt * (-0.5 * R(0, c) + 0.1 + 0.3 * R(1, c));
+      R.col(c).tail(2) = P[k] * P[k] * R.col(c).tail(2);
+    }
+  }
+  CHECK((U - R).cwiseAbs().maxCoeff() < 1e-12);
+  // And the NODE rows follow the exact flow exp(A t) to RK4 accuracy (t = 1).
+  for (int c = 0; c < 4; ++c) {
+    const int k = (3 + c) % 2;
+    Eigen::Matrix2d expA = Eigen::Matrix2d::Identity(), term = Eigen::Matrix2d::Identity();
+    for (int j = 1; j < 40; ++j) term = term * A[k] / j, expA += term;  // exp(A t) at t = 1, by its series
+    const Eigen::Vector2d v0 = fm.initial_states.col(((3 + c) / 2) % 3);
+    CHECK((U.col(c).tail(2) - expA * v0).norm() < 5e-8);  // RK4: ~ t h^4 |A|^5 / 120 = 2e-8
+  }
+
+  // dt must be a whole multiple of the NODE's step.
+  CHECK(msrom::rom::node_substeps(0.05, 0.01, "-ts_dt") == 5);
+  CHECK_THROWS_AS(msrom::rom::node_substeps(0.015, 0.01, "-ts_dt"), msrom::InputError);
+  CHECK_THROWS_AS(msrom::rom::node_substeps(0.005, 0.01, "-ts_dt"), msrom::InputError);
+  CHECK_THROWS_AS(rom.prepare(0, 1, 0.025), msrom::InputError);
 }

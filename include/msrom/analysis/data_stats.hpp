@@ -11,6 +11,7 @@
 // than the primary one, <metric>.<model>.<name>) and DIR/stats.h5 (/pdf/{grid,histogram,kde},
 // /acf/{lag,rho} per variable under /<name>/) for the plotting tools.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths = true);
 Metrics data_stats(const StatsConfig& cfg);
 
 // ---- Reading and pooling a data set, shared by `msrom stats` and `msrom evaluate` -----------------------
+
+// The root attribute `seed` of a data file, for the provenance of derived files: 0 when it is absent or not a
+// seed (negative, fractional, non-finite or beyond 2^64; a malformed file must not make the cast undefined).
+std::uint64_t data_seed(const h5::File& file);
 
 // A data set's layout: [members, time, dims]; [samples, dims] and [time] are one member.
 struct SeriesShape {

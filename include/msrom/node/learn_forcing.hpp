@@ -25,7 +25,14 @@
 //   /forcing/sigma_L               [d]
 //   /forcing/residual_acf          [lags+1]  rho of r_hat (first component)
 //   /forcing/loss                  [members, iterations]  batch loss per Adam step
-//   attributes of /forcing: m, tau (time), tau_samples, dt (sample spacing), members, window, acf_error
+//   /forcing/initial_states        [bank, m d]  data delay vectors spread over the training windows (the
+//                                  hybrid ensemble's initial NODE states)
+//   attributes of /forcing: m, tau (time), tau_samples, dt (sample spacing), members, window, acf_error,
+//   series ("residual" | "state")
+//
+// The forecast baseline "NODE on delay-embedded x" is the same procedure on the slow variable itself
+// (-forcing_series state): r = u (normalised coordinates), z-scored, into the group /baseline_node by default
+// (-forcing_group). sigma_L is meaningless there and not written.
 #include <mpi.h>
 
 #include <string>
@@ -43,6 +50,9 @@ namespace msrom::node {
 
 struct LearnForcingConfig {
   std::string data, dataset = "/state", model;
+  std::string series = "residual";  // residual: r of step 1; state: the slow variable u itself (baseline)
+  std::string group;                // output group; "" = /forcing (residual) or /baseline_node (state)
+  int bank = 256;                   // stored initial delay vectors
   double train_fraction = 0.8;
   int m = 10;
   double tau = 0;               // time units; 0: from the ACF rule below

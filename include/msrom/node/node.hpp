@@ -143,6 +143,22 @@ void train_ensemble(std::vector<nn::Mlp>& nets, const DelaySeries& data, const s
                     double h, const TrainOptions& options, MPI_Comm comm,
                     std::vector<std::vector<double>>* losses = nullptr);
 
+// An ensemble of NODEs advanced together: column c of a state matrix V runs network node_of_column[c]; the
+// columns of one network go through it as one batch (the inference kernels give every column the same result
+// whatever the batch, so the outcome does not depend on how members are spread over ranks).
+class EnsembleStepper {
+ public:
+  // node_of_column[c] in [0, networks).
+  void assign(std::vector<int> node_of_column, int networks);
+  // `substeps` RK4 steps of size h for every column of V (V has as many columns as assigned).
+  void step(const std::vector<nn::Mlp>& nets, Eigen::Ref<Eigen::MatrixXd> V, double h, int substeps = 1);
+
+ private:
+  std::vector<std::vector<Eigen::Index>> cols_;  // per network
+  Eigen::MatrixXd v_, scratch_[5];
+  nn::Workspace ws_;
+};
+
 // Free runs for the ACF check: from the delay vectors at times `t0` (columns), `steps` RK4 steps of h;
 // returns the first component of the state after every step, one column per trajectory (steps x B).
 Eigen::MatrixXd free_run(const nn::Mlp& net, const DelaySeries& data, const std::vector<Eigen::Index>& t0, double h,

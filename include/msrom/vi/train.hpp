@@ -55,11 +55,27 @@ struct TrainOptions {
     double loss = 0, log_likelihood = 0, drift_residual = 0, beta = 0, lr = 0;  // per snapshot, before the step
   };
   std::function<void(int, const Report&)> on_step;
+  // Continuing a run (checkpoints, the schedule's stages): the first step is `start` (the window draws,
+  // eps, beta and learning rate are those of step `start` of an uninterrupted run), and with `adam` set
+  // that optimiser (its moments and step count) is used and left in its final state instead of a fresh
+  // one. `stop_after(it)`, called on every rank after step it (after on_step), ends the run early when it
+  // returns true; it must return the same on every rank (e.g. decided by an allreduce).
+  int start = 0;
+  nn::Adam* adam = nullptr;
+  std::function<bool(int)> stop_after;
 };
 
 struct TrainResult {
-  std::vector<TrainOptions::Report> steps;
+  std::vector<TrainOptions::Report> steps;  // the steps taken by this call (start, start + 1, ...)
+  int next = 0;                             // the first step not taken (iterations, or earlier if stopped)
 };
+
+// Mean negative ELBO per snapshot (beta = 1) over the non-overlapping windows tiling every trajectory of
+// `data` (at most max_windows, in trajectory order; eps = draw_eps(seed, 2^32 + window)): the validation
+// loss. Windows are spread over the ranks as blocks of an nn::ReproducibleSum (bitwise rank-count
+// independent). Collective over comm.
+double validation_loss(const MsdeModel& model, const Trajectories& data, int window, int max_windows,
+                       std::uint64_t seed, MPI_Comm comm);
 
 double kl_beta(int it, int warmup, int anneal);
 

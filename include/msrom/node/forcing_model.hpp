@@ -1,0 +1,41 @@
+#pragma once
+// A learned forcing group of model.h5, ready to integrate: /forcing (learn-forcing: the NODE ensemble of the
+// residual forcing) or /baseline_node (learn-forcing -forcing_series state: a NODE on delay vectors of the slow
+// variable itself, the forecast baseline). Holds
+//
+//   nets            the trained NODEs du/dt = NN(u), u the delay vector [r_hat_t; r_hat_{t-tau}; ...] (m d rows)
+//   mean, std       the series' normalisation r = mean + std r_hat (per component, d entries)
+//   dt              the sample spacing the NODEs were trained at (their RK4 step)
+//   m, tau          the embedding (tau in samples of dt)
+//   initial_states  data delay vectors (m d x bank) for ensembles that start without data at hand
+//   phi_source      the Phi of /langevin the residual was taken against ("generator" | "acf")
+#include <Eigen/Core>
+
+#include <string>
+#include <vector>
+
+#include "msrom/nn/mlp.hpp"
+
+namespace msrom::h5 {
+class File;
+}
+
+namespace msrom::node {
+
+struct ForcingModel {
+  std::vector<nn::Mlp> nets;
+  Eigen::VectorXd mean, std;
+  double dt = 0;
+  int m = 1;
+  Eigen::Index tau = 1;
+  std::string group, series = "residual", phi_source;
+  Eigen::MatrixXd initial_states;
+
+  int dim() const { return static_cast<int>(mean.size()); }
+  int state_dim() const { return m * dim(); }
+  int members() const { return static_cast<int>(nets.size()); }
+  // InputError naming the file and group if it is missing or inconsistent (`option` names the file's option).
+  static ForcingModel load(const h5::File& file, const std::string& group, const std::string& option = "-model");
+};
+
+}  // namespace msrom::node

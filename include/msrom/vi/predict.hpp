@@ -1,0 +1,71 @@
+#pragma once
+// Prediction with the learned coarse SDE (method doc section 4; Ilersich & Nair 2025, "Prediction"):
+//
+//   z_0^(m) = encoder mean of y_0 (+ sqrt(encoder variance) xi_m, xi_m ~ N(0, I)),  m = 1..M samples
+//   dz = f_theta(z) dt + diag(g) dW      integrated by Euler-Maruyama with h = dt_snapshot / substeps:
+//        z_{n+1} = z_n + h f(z_n) + sqrt(h) g .* N_n
+//   (the noise is additive, so Euler-Maruyama has strong order 1; sde_em below is the same scheme on any
+//   drift, tested on the Ornstein-Uhlenbeck process)
+//   y_hat(t) = (1/M) sum_m mean of p(y | z^(m)(t))      decoded on the fine grid, in data units
+//   eps(t)   = ||y(t) - y_hat(t)|| / ||y(t)||             (the coarse-DNS metric, pde/coarse_dns.hpp)
+//
+// The noise of trajectory k is Philox(seed, k, dynamics_noise): step n draws the D x M increments at
+// counter n + 1, the initial samples at counter 0. Each trajectory is one call, so the result does not
+// depend on how trajectories are spread over ranks.
+#include <mpi.h>
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "msrom/vi/msde_io.hpp"
+#include "msrom/vi/msde_model.hpp"
+
+namespace msrom::vi {
+
+// Inference passes of the model (batch = columns). Encoder mean: D x B from n_y x B.
+Eigen::MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y);
+// f_theta(Z): D x B.
+Eigen::MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z);
+// Mean of p(y | z): n_y x B.
+Eigen::MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z);
+
+// Euler-Maruyama for dz = f(z) dt + diag(g) dW on a batch Z (D x M, in place) over `steps` steps of h;
+// the increments of step n are Philox(seed, member, dynamics_noise) at counter counter0 + n. `observe`
+// (may be empty) is called after each step with (n + 1, Z).
+void sde_em(const std::function<void(const Eigen::MatrixXd&, Eigen::MatrixXd&)>& f, const Eigen::VectorXd& g,
+            Eigen::MatrixXd& Z, double h, long steps, std::uint64_t seed, std::uint64_t member,
+            std::uint64_t counter0, const std::function<void(long, const Eigen::MatrixXd&)>& observe = {});
+
+struct RolloutOptions {
+  int samples = 64;            // M
+  int substeps = 1;            // SDE steps per snapshot interval
+  bool sample_initial = true;  // z_0 drawn from the encoder's posterior (false: all at its mean)
+  std::uint64_t seed = 1;
+};
+
+// Mean prediction y_hat (n_y x nt) of one trajectory from y0 (data units) at the times t (t[0] = y0's).
+Eigen::MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Eigen::VectorXd& y0,
+                        const Eigen::VectorXd& t, const RolloutOptions& o, std::uint64_t member);
+
+// eps(t) = ||y - y_hat|| / ||y|| per snapshot (columns).
+Eigen::VectorXd relative_error(const Eigen::Ref<const Eigen::MatrixXd>& Y, const Eigen::Ref<const Eigen::MatrixXd>& Yhat);
+
+// Predictions of every trajectory of `data` (member index k = position in the split), spread over the ranks
+// of comm in contiguous blocks; eps [k][n] on every rank. `keep` trajectories (the first ones) also return
+// their predicted fields (n_y x nt), on every rank.
+struct SplitPrediction {
+  Eigen::MatrixXd eps;                  // trajectories x nt
+  std::vector<Eigen::MatrixXd> fields;  // the first `keep`
+  double mean = 0, std = 0;             // over all (trajectory, time) pairs (population std)
+};
+SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                              const RolloutOptions& o, int keep, MPI_Comm comm);
+
+// Mean and population std of all entries.
+std::pair<double, double> mean_std(const Eigen::Ref<const Eigen::MatrixXd>& a);
+
+}  // namespace msrom::vi

@@ -1,0 +1,251 @@
+// msrom evaluate-msde: the table of Ilersich & Nair (2025) for a 1-D field data set — eps(t) =
+// ||y - y_hat|| / ||y|| on the fine grid over the test split (mean +- std over times and trajectories) of
+//   coarse DNS (pde/coarse_dns.hpp) | DMD | POD-SINDy (analysis/reduced_baselines.hpp) |
+//   implicit-scale (the n_eta = 0 stage of model.h5) | multiscale (its final stage)   (vi/predict.hpp)
+// -> DIR/msde_eval.h5 (/time, /eps/<name> [trajectories, nt], /fields/<name> [nt, nx] of the first test
+// trajectory, truth included), DIR/metrics.json (eps_mean.<name>, eps_std.<name>, eps_final.<name>),
+// DIR/coarse_dns/ (the coarse-DNS run's own outputs) and DIR/figures/*.png (tools/plot_msde.py).
+//
+// Also `msrom ensemble -model model.h5 -data data.h5 -output rollouts.h5` when model.h5 holds /msde
+// (ensemble_msde below): the learned coarse SDE's mean predictions of the split, /ensemble/fields/u
+// [trajectories, nt, nx] (the layout of coarse-dns' rollouts.h5) and /ensemble/eps.
+//
+// Sample runs:
+//   msrom evaluate-msde -data runs/kdv/data.h5 -model runs/kdv/model.h5 -output runs/kdv/eval_msde
+//   mpiexec -n 2 msrom ensemble -model runs/kdv/model.h5 -data runs/kdv/data.h5 -output runs/kdv/msde_rollouts.h5
+#include <petscsys.h>
+
+#include <cstdio>
+#include <map>
+
+#include "commands.hpp"
+#include "msrom/analysis/reduced_baselines.hpp"
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/files.hpp"
+#include "msrom/core/hdf5.hpp"
+#include "msrom/core/options.hpp"
+#include "msrom/core/progress.hpp"
+#include "msrom/pde/coarse_dns.hpp"
+#include "msrom/vi/msde_io.hpp"
+#include "msrom/vi/predict.hpp"
+
+namespace msrom::cli {
+
+namespace {
+
+int split_index(const std::string& s) {
+  return s == "train" ? 0 : s == "validation" ? 1 : 2;
+}
+
+vi::RolloutOptions read_rollout_options(const Options& o) {
+  vi::RolloutOptions r;
+  r.samples = static_cast<int>(o.integer("predict_samples", 64, "latent samples per prediction", 1, 100000));
+  r.substeps = static_cast<int>(o.integer("predict_substeps", 1, "Euler-Maruyama steps per snapshot interval", 1, 100000));
+  r.seed = static_cast<std::uint64_t>(o.integer("predict_seed", 1, "seed of the rollouts' noise", 0));
+  r.sample_initial = o.flag("predict_sample_initial", true, "draw z_0 from the encoder posterior (else its mean)");
+  return r;
+}
+
+void write_field(h5::OutputFile& out, const std::string& name, const Eigen::MatrixXd& f) {
+  // n_y x nt column-major = [nt, nx] row-major.
+  out.write(name, {static_cast<hsize_t>(f.cols()), static_cast<hsize_t>(f.rows())}, f.data());
+}
+
+}  // namespace
+
+bool msde_model_given() {
+  char buf[PETSC_MAX_PATH_LEN] = "";
+  PetscBool set = PETSC_FALSE;
+  PetscOptionsGetString(nullptr, nullptr, "-model", buf, sizeof buf, &set);
+  return set && vi::is_msde_file(buf);
+}
+
+int ensemble_msde(Session& session) {
+  Options opts("ensemble (multiscale model)");
+  const std::string model_path = opts.string("model", "", "model file with /msde (msrom learn-msde)");
+  const std::string data = opts.string("data", "", "field data set: initial conditions and truth");
+  const std::string output = opts.string("output", "rollouts.h5", "rollouts file");
+  const std::string split = opts.choice("predict_split", "test", {"test", "validation", "train"}, "split to predict");
+  const int stage = static_cast<int>(opts.integer("predict_stage", -1, "n_eta of the stage to roll out (-1: the final)", -1));
+  const auto ro = read_rollout_options(opts);
+  if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
+  if (finish_options("usage: msrom ensemble -model model.h5 (with /msde) -data data.h5 [-predict_samples 64] -output rollouts.h5"))
+    return 0;
+  if (data.empty()) throw InputError("-data: no data file given (the multiscale model predicts from its y_0)");
+  check_output_path("-output", output);
+  const auto loaded = vi::load_msde(model_path, stage, "-model");
+  const auto traj = vi::read_trajectories(data, split_index(split));
+  if (traj.u[0].rows() != loaded.model.n_y)
+    throw InputError("-data: '" + data + "' has " + std::to_string(traj.u[0].rows()) + " points, the model n_y = " +
+                     std::to_string(loaded.model.n_y));
+  const double t0 = MPI_Wtime();
+  const int K = static_cast<int>(traj.u.size());
+  const auto p = vi::predict_split(loaded.model, loaded.norm, traj, ro, K, MPI_COMM_WORLD);
+  const double seconds = MPI_Wtime() - t0;
+  {
+    h5::OutputFile out(output, MPI_COMM_WORLD);
+    out.write_root_attributes(ro.seed);
+    const auto nt = static_cast<hsize_t>(traj.time.size()), nx = static_cast<hsize_t>(loaded.model.n_y);
+    std::vector<double> all;
+    all.reserve(static_cast<std::size_t>(K) * nt * nx);
+    for (const auto& f : p.fields) all.insert(all.end(), f.data(), f.data() + f.size());
+    out.write("/ensemble/fields/u", {static_cast<hsize_t>(K), nt, nx}, all.data());
+    Eigen::MatrixXd eT = p.eps.transpose();  // row-major [K, nt]
+    out.write("/ensemble/eps", {static_cast<hsize_t>(K), nt}, eT.data());
+    out.write("/time", {nt}, traj.time.data());
+    out.attribute("/ensemble", "model", model_path);
+    out.attribute("/ensemble", "data", data);
+    out.attribute("/ensemble", "split", split);
+    out.attribute("/ensemble", "samples", static_cast<std::int64_t>(ro.samples));
+    out.commit();
+  }
+  Metrics m;
+  m.set("eps_mean.msde", p.mean);
+  m.set("eps_std.msde", p.std);
+  if (rank() == 0)
+    std::printf("ensemble: multiscale model n_eta = %d, %d %s trajectories x %lld snapshots x %d samples on %d ranks "
+                "in %.2f s: eps = %.4f +- %.4f -> %s\n",
+                loaded.model.n_eta, K, split.c_str(), static_cast<long long>(traj.time.size()), ro.samples, size(),
+                seconds, p.mean, p.std, output.c_str());
+  print_metrics(m);
+  return 0;
+}
+
+int evaluate_msde(Session& session) {
+  Options opts("evaluate_msde");
+  const std::string data = opts.string("data", "", "field data set written by msrom simulate");
+  const std::string model_path = opts.string("model", "", "model file of msrom learn-msde (/msde)");
+  const std::string output = opts.string("output", "", "output directory");
+  const std::string split = opts.choice("predict_split", "test", {"test", "validation", "train"}, "split to score");
+  const auto ro = read_rollout_options(opts);
+  const int dmd_rank = static_cast<int>(opts.integer("dmd_rank", 25, "DMD rank", 1));
+  const double dmd_tikhonov = opts.real("dmd_tikhonov", 0.01, "DMD Tikhonov regularisation", 0);
+  const int pod_dim = static_cast<int>(opts.integer("sindy_pod_dim", 2, "POD-SINDy: POD dimension", 1));
+  const int degree = static_cast<int>(opts.integer("sindy_degree", 3, "POD-SINDy: polynomial library degree", 0, 5));
+  const double threshold = opts.real("sindy_threshold", 1e-3, "POD-SINDy: STLSQ threshold", 0);
+  const int sindy_substeps = static_cast<int>(opts.integer("sindy_substeps", 10, "POD-SINDy: RK4 steps per snapshot interval", 1));
+  const bool with_coarse = opts.flag("evaluate_msde_coarse_dns", true, "run the coarse-DNS column (PETSc TS)");
+  pde::CoarseDnsConfig cd;
+  cd.nx = opts.integer("coarse_nx", 0, "coarse-DNS grid (0: the paper's 20)", 0);
+  cd.stencil = opts.choice("coarse_dns_stencil", "data", {"data", "paper", "central"}, "KdV's u_xxx on the coarse grid");
+  cd.progress = read_progress_mode(opts);
+  const bool figures = opts.flag("evaluate_msde_figures", true, "draw PNG figures with tools/plot_msde.py");
+  if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
+  std::unique_ptr<pde::CoarseDns> coarse;
+  if (!help_requested() && with_coarse) {
+    if (data.empty()) throw InputError("-data: no data file given");
+    if (output.empty()) throw InputError("-output: no output directory given");
+    if (model_path.empty()) throw InputError("-model: no model file given");
+    vi::msde_stages(h5::File::open(model_path, "-model"), "-model");  // a bad model fails before any output
+    cd.data = data;
+    cd.split = split;
+    cd.output_dir = join_path(output, "coarse_dns");
+    make_output_directory("-output", output);
+    coarse = std::make_unique<pde::CoarseDns>(cd, MPI_COMM_WORLD);
+  }
+  if (finish_options("usage: msrom evaluate-msde -data data.h5 -model model.h5 -output DIR"))
+    return 0;
+  if (data.empty()) throw InputError("-data: no data file given");
+  if (model_path.empty()) throw InputError("-model: no model file given");
+  if (output.empty()) throw InputError("-output: no output directory given");
+  make_output_directory("-output", output);
+  const auto mf = h5::File::open(model_path, "-model");
+  const auto stages = vi::msde_stages(mf, "-model");
+  const auto test = vi::read_trajectories(data, split_index(split));
+  const auto train = vi::read_trajectories(data, 0);
+  const Eigen::Index nt = test.time.size(), K = static_cast<Eigen::Index>(test.u.size()), nx = test.u[0].rows();
+  const double dt = nt > 1 ? test.time[1] - test.time[0] : 1.0;
+
+  std::vector<std::string> names;
+  std::map<std::string, Eigen::MatrixXd> eps;     // K x nt
+  std::map<std::string, Eigen::MatrixXd> fields;  // nx x nt of trajectory 0
+  if (coarse) {
+    const auto r = coarse->run();
+    Eigen::MatrixXd e(K, nt);
+    if (static_cast<Eigen::Index>(r.eps.size()) != K * nt) throw RuntimeError("evaluate-msde: coarse-DNS eps has the wrong size");
+    e = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(r.eps.data(), K, nt);
+    names.push_back("coarse_dns");
+    eps["coarse_dns"] = e;
+  }
+  {  // DMD and POD-SINDy (cheap: every rank computes the same, no communication)
+    const analysis::Dmd dmd(train.u, dmd_rank, dmd_tikhonov);
+    const analysis::PodSindy sindy(train.u, dt, pod_dim, degree, threshold);
+    Eigen::MatrixXd ed(K, nt), es(K, nt);
+    for (Eigen::Index k = 0; k < K; ++k) {
+      const Eigen::MatrixXd yd = dmd.predict(test.u[k].col(0), nt), ys = sindy.predict(test.u[k].col(0), nt, sindy_substeps);
+      ed.row(k) = vi::relative_error(test.u[k], yd).transpose();
+      es.row(k) = vi::relative_error(test.u[k], ys).transpose();
+      if (k == 0) {
+        fields["dmd"] = yd;
+        fields["pod_sindy"] = ys;
+      }
+    }
+    names.push_back("dmd");
+    eps["dmd"] = ed;
+    names.push_back("pod_sindy");
+    eps["pod_sindy"] = es;
+  }
+  auto run_stage = [&](int n_eta, const std::string& name) {
+    const auto loaded = vi::load_msde(mf, n_eta, "-model");
+    if (loaded.model.n_y != nx)
+      throw InputError("-model: '" + model_path + "' has n_y = " + std::to_string(loaded.model.n_y) + ", the data " +
+                       std::to_string(nx) + " points");
+    const auto p = vi::predict_split(loaded.model, loaded.norm, test, ro, 1, MPI_COMM_WORLD);
+    names.push_back(name);
+    eps[name] = p.eps;
+    fields[name] = p.fields[0];
+  };
+  if (stages.front() == 0) run_stage(0, "implicit_scale");
+  if (stages.back() != 0) run_stage(stages.back(), "multiscale");
+
+  Metrics m;
+  for (const auto& n : names) {
+    const auto [mean, sd] = vi::mean_std(eps[n]);
+    m.set("eps_mean." + n, mean);
+    m.set("eps_std." + n, sd);
+    m.set("eps_final." + n, eps[n].col(nt - 1).mean());
+  }
+  {
+    h5::OutputFile out(join_path(output, "msde_eval.h5"), MPI_COMM_WORLD);
+    out.write_root_attributes(ro.seed);
+    out.write("/time", {static_cast<hsize_t>(nt)}, test.time.data());
+    for (const auto& n : names) {
+      Eigen::MatrixXd eT = eps[n].transpose();
+      out.write("/eps/" + n, {static_cast<hsize_t>(K), static_cast<hsize_t>(nt)}, eT.data());
+    }
+    write_field(out, "/fields/truth", test.u[0]);
+    for (const auto& [n, f] : fields) write_field(out, "/fields/" + n, f);
+    out.attribute("/eps", "names", names);
+    out.attribute("/eps", "data", data);
+    out.attribute("/eps", "model", model_path);
+    out.attribute("/eps", "split", split);
+    out.commit();
+  }
+  if (rank() == 0) {
+    m.write(join_path(output, "metrics.json"));
+    std::printf("evaluate-msde: %s, %lld %s trajectories x %lld snapshots, eps = ||y - y_hat|| / ||y|| (mean +- std) "
+                "-> %s\n",
+                data.c_str(), static_cast<long long>(K), split.c_str(), static_cast<long long>(nt), output.c_str());
+    const char* heads[] = {"coarse DNS", "DMD", "POD-SINDy", "implicit-scale", "multiscale"};
+    const char* keys[] = {"coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"};
+    std::string h, v;
+    for (int i = 0; i < 5; ++i) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "| %-17s ", heads[i]);
+      h += buf;
+      char cell[48] = "-";
+      if (m.has(std::string("eps_mean.") + keys[i]))
+        std::snprintf(cell, sizeof cell, "%.4f +- %.4f", m.get(std::string("eps_mean.") + keys[i]),
+                      m.get(std::string("eps_std.") + keys[i]));
+      std::snprintf(buf, sizeof buf, "| %-17s ", cell);
+      v += buf;
+    }
+    std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
+    std::fflush(stdout);
+    if (figures) run_figures("plot_msde.py", "'" + output + "'");
+  }
+  return 0;
+}
+
+}  // namespace msrom::cli

@@ -1,0 +1,383 @@
+// msrom learn-msde: the stochastic multiscale model of Ilersich & Nair (2025) learned by amortized
+// variational inference (vi/train.hpp) on the train split of a field data set, through the augmentation
+// schedule n_eta = 0 -> 1 -> ... (vi/msde_io.hpp) -> model.h5:/msde/eta_<k>, metrics.json beside it.
+//
+//   data:      y_model = (y - mean) / std, mean and std over the train split (stored: norm_mean, norm_scale)
+//   stage k:   n_eta = schedule[k]; stage 0 from the seed (Xavier-normal, biases 0), stage k > 0 from stage
+//              k - 1 (init_from_previous_stage), -msde_iterations Adam steps each, lr -msde_lr at stage 0
+//              and -msde_lr_stage after, times 0.9 every 2000 steps; beta = clip((it - warm)/1600, 0, 1)
+//              from it = 0 in every stage; windows of B = 64 snapshots shuffled across trajectories
+//   validation: the mean -ELBO per snapshot (beta = 1) on tiled windows of the validation split, every
+//              -msde_val_every steps and at the end of each stage
+//   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
+//              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
+//              moments and step count, the history; -restart continues bit for bit (same options, any
+//              rank count: the training is rank-count independent).
+//
+// Sample runs:
+//   msrom learn-msde -data runs/kdv/data.h5 -output runs/kdv/model.h5
+//   mpiexec -n 2 msrom learn-msde -options_file_yaml inputs/kdv_ci.yaml -data data.h5 -output model.h5
+//   msrom learn-msde ... -msde_checkpoint_every 500; after a SIGTERM: msrom learn-msde ... -restart
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "commands.hpp"
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/files.hpp"
+#include "msrom/core/hdf5.hpp"
+#include "msrom/core/options.hpp"
+#include "msrom/core/progress.hpp"
+#include "msrom/vi/msde_io.hpp"
+#include "msrom/vi/train.hpp"
+
+namespace msrom::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_msde_signal = 0;
+extern "C" void on_msde_signal(int s) {
+  g_msde_signal = s;
+}
+
+constexpr int kExitCheckpointedMsde = 3;  // as rom::kExitCheckpointed
+
+std::vector<int> ints_of(const std::vector<double>& v, const std::string& option, int min) {
+  std::vector<int> out;
+  for (double x : v) {
+    if (x != std::floor(x) || x < min || x > 1e6)
+      throw InputError("-" + option + ": entries must be integers >= " + std::to_string(min));
+    out.push_back(static_cast<int>(x));
+  }
+  return out;
+}
+
+std::string parent_dir(const std::string& path) {
+  const auto p = path.find_last_of('/');
+  return p == std::string::npos ? "." : (p == 0 ? "/" : path.substr(0, p));
+}
+
+struct Stage {
+  std::unique_ptr<vi::MsdeModel> model;
+  vi::StageHistory history;
+  std::vector<std::pair<int, double>> val;  // (iteration, validation loss)
+  double seconds = 0;
+};
+
+void push(vi::StageHistory& h, const vi::TrainOptions::Report& r) {
+  h.loss.push_back(r.loss);
+  h.log_likelihood.push_back(r.log_likelihood);
+  h.drift_residual.push_back(r.drift_residual);
+  h.beta.push_back(r.beta);
+  h.lr.push_back(r.lr);
+}
+
+void write_history(h5::OutputFile& out, const std::string& g, const vi::StageHistory& h) {
+  out.write(g + "/loss", h.loss);
+  out.write(g + "/log_likelihood", h.log_likelihood);
+  out.write(g + "/drift_residual", h.drift_residual);
+  out.write(g + "/beta", h.beta);
+  out.write(g + "/lr", h.lr);
+}
+
+vi::StageHistory read_history(const h5::File& f, const std::string& g) {
+  vi::StageHistory h;
+  h.loss = f.read(g + "/loss");
+  h.log_likelihood = f.read(g + "/log_likelihood");
+  h.drift_residual = f.read(g + "/drift_residual");
+  h.beta = f.read(g + "/beta");
+  h.lr = f.read(g + "/lr");
+  return h;
+}
+
+}  // namespace
+
+int learn_msde(Session& session) {
+  Options opts("learn_msde");
+  const std::string data = opts.string("data", "", "field data set written by msrom simulate (train and validation splits)");
+  const std::string output = opts.string("output", "model.h5", "model file to write (/msde/eta_<k>); metrics.json beside it");
+  vi::MsdeConfig c;
+  c.n_zeta = static_cast<int>(opts.integer("msde_n_zeta", 20, "coarse cells n_zeta (must divide the grid)", 1));
+  const auto schedule = ints_of(opts.reals("msde_eta_schedule", {0, 1, 2, 3, 4, 5},
+                                           "augmentation schedule: n_eta of each stage (increasing; 0 = implicit-scale)"),
+                                "msde_eta_schedule", 0);
+  c.stencil_radius = static_cast<int>(opts.integer("msde_stencil_radius", 2, "macro drift stencil radius", 0, 50));
+  c.macro_hidden = ints_of(opts.reals("msde_macro_hidden", {128, 128}, "macro drift hidden widths"), "msde_macro_hidden", 1);
+  c.micro_hidden =
+      ints_of(opts.reals("msde_micro_hidden", {128, 512, 128}, "micro drift hidden widths"), "msde_micro_hidden", 1);
+  c.cnn_channels =
+      ints_of(opts.reals("msde_cnn_channels", {4, 16, 64}, "eta encoder CNN channels (decoder mirrors)"), "msde_cnn_channels", 1);
+  c.cnn_kernel = static_cast<int>(opts.integer("msde_cnn_kernel", 25, "CNN kernel width (odd)", 1, 1001));
+  if (c.cnn_kernel % 2 == 0) throw InputError("-msde_cnn_kernel: must be odd (got " + std::to_string(c.cnn_kernel) + ")");
+  c.seed = static_cast<std::uint64_t>(opts.integer("msde_seed", 1, "seed of the initial weights, windows and eps", 0));
+  vi::TrainOptions to;
+  to.seed = c.seed;
+  to.iterations = static_cast<int>(opts.integer("msde_iterations", 20000, "Adam steps per stage", 0, 1000000000));
+  to.window = static_cast<int>(opts.integer("msde_window", 64, "B: snapshots per window", 2, 100000));
+  to.windows_per_step = static_cast<int>(opts.integer("msde_windows_per_step", 1, "windows per Adam step (spread over ranks)", 1, 100000));
+  const double lr0 = opts.positive("msde_lr", 1e-3, "Adam learning rate of the first stage");
+  const double lr_stage = opts.positive("msde_lr_stage", 1e-4, "Adam learning rate of the later stages");
+  const double decay = opts.real("msde_lr_decay", 0.9, "learning-rate factor every -msde_lr_every steps", 0, 1, true);
+  const long every = opts.integer("msde_lr_every", 2000, "steps between learning-rate decays", 1);
+  to.schedule = nn::Schedule::step_decay(decay, every);
+  to.kl_warmup = static_cast<int>(opts.integer("msde_kl_warmup", 0, "KL annealing: beta = clip((it - warmup) / anneal, 0, 1)", 0));
+  to.kl_anneal = static_cast<int>(opts.integer("msde_kl_anneal", 1600, "KL annealing length (0: a step at warmup)", 0));
+  const int val_every = static_cast<int>(opts.integer("msde_val_every", 1000, "steps between validation losses (0: stage ends only)", 0));
+  const int val_windows = static_cast<int>(opts.integer("msde_val_windows", 16, "validation windows (tiling the split)", 1));
+  const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
+  const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
+  const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
+  const bool restart = opts.flag("restart", false, "continue from the checkpoint if there is one");
+  const auto progress_mode = read_progress_mode(opts);
+  if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
+  if (finish_options("usage: msrom learn-msde -data data.h5 [-msde_eta_schedule 0,1,2,3,4,5] [-msde_iterations N] "
+                     "[-restart] -output model.h5"))
+    return 0;
+  if (data.empty()) throw InputError("-data: no data file given");
+  if (output.empty()) throw InputError("-output: no model file given");
+  for (std::size_t k = 1; k < schedule.size(); ++k)
+    if (schedule[k] <= schedule[k - 1]) throw InputError("-msde_eta_schedule: must increase");
+  if (schedule.empty()) throw InputError("-msde_eta_schedule: no stage");
+  check_output_path("-output", output);
+  const std::string checkpoint = ck_path.empty() ? output + ".ckpt" : ck_path;
+  check_output_path("-msde_checkpoint", checkpoint);
+  const std::string metrics_path = join_path(parent_dir(output), "metrics.json");
+
+  auto train = vi::read_trajectories(data, 0);
+  std::unique_ptr<vi::Trajectories> val;
+  {
+    const auto f = h5::File::open(data, "-data");
+    bool has_val = false;
+    if (f.exists("/split"))
+      for (double v : f.read("/split")) has_val = has_val || v == 1;
+    if (has_val) val = std::make_unique<vi::Trajectories>(vi::read_trajectories(data, 1));
+  }
+  const auto norm = vi::fit_normalisation(train);
+  vi::normalise(train, norm);
+  if (val) vi::normalise(*val, norm);
+  c.n_y = static_cast<int>(train.u[0].rows());
+  {
+    vi::MsdeConfig probe = c;  // the sizes are checked before any work (InputError names the cause)
+    probe.n_eta = schedule.back();
+    try {
+      vi::MsdeModel check(probe);
+    } catch (const InputError& e) {
+      throw InputError(std::string("-msde_n_zeta / -msde_cnn_channels: ") + e.what());
+    }
+  }
+  bool any_window = false;
+  for (const auto& u : train.u) any_window = any_window || u.cols() >= to.window;
+  if (!any_window) throw InputError("-msde_window: every train trajectory of '" + data + "' is shorter than " + std::to_string(to.window) + " snapshots");
+  if (val) {
+    bool vw = false;
+    for (const auto& u : val->u) vw = vw || u.cols() >= to.window;
+    if (!vw) val.reset();
+  }
+
+  // The run's identity: a checkpoint of another run is refused.
+  std::ostringstream id;
+  id << data << "|" << c.n_zeta << "|";
+  for (int s : schedule) id << s << ",";
+  id << "|" << to.iterations << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
+     << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
+     << "|" << c.stencil_radius << "|" << val_every << "|" << val_windows;
+  for (int h : c.macro_hidden) id << "m" << h;
+  for (int h : c.micro_hidden) id << "u" << h;
+  for (int h : c.cnn_channels) id << "c" << h;
+  const std::string identity = id.str();
+
+  std::vector<Stage> stages(schedule.size());
+  std::size_t si = 0;
+  int start_it = 0;
+  Eigen::VectorXd resume_theta, resume_m, resume_v;
+  std::int64_t resume_t = 0;
+  bool resuming = false;
+  if (restart && access(checkpoint.c_str(), R_OK) == 0) {
+    const auto f = h5::File::open(checkpoint, "-restart");
+    const std::string who = "-restart: '" + checkpoint + "': ";
+    if (!f.exists("/checkpoint") || !f.has_attribute("/checkpoint", "identity"))
+      throw InputError(who + "not a learn-msde checkpoint (no /checkpoint)");
+    if (f.read_string_attribute("/checkpoint", "identity") != identity)
+      throw InputError(who + "written by a run with different options or data");
+    si = static_cast<std::size_t>(f.read_double_attribute("/checkpoint", "stage"));
+    start_it = static_cast<int>(f.read_double_attribute("/checkpoint", "next_iteration"));
+    if (si >= schedule.size()) throw InputError(who + "stage out of range");
+    for (std::size_t k = 0; k < si; ++k) {
+      auto loaded = vi::load_msde(f, schedule[k], "-restart");
+      stages[k].model = std::make_unique<vi::MsdeModel>(std::move(loaded.model));
+      stages[k].history = read_history(f, "/msde/eta_" + std::to_string(schedule[k]) + "/history");
+      const auto vi_ = f.read("/checkpoint/val_" + std::to_string(k));
+      for (std::size_t q = 0; q + 1 < vi_.size(); q += 2) stages[k].val.emplace_back(static_cast<int>(vi_[q]), vi_[q + 1]);
+    }
+    const auto th = f.read("/checkpoint/theta"), m = f.read("/checkpoint/adam_m"), v = f.read("/checkpoint/adam_v");
+    resume_theta = Eigen::Map<const Eigen::VectorXd>(th.data(), static_cast<Eigen::Index>(th.size()));
+    resume_m = Eigen::Map<const Eigen::VectorXd>(m.data(), static_cast<Eigen::Index>(m.size()));
+    resume_v = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size()));
+    resume_t = static_cast<std::int64_t>(f.read_double_attribute("/checkpoint", "adam_t"));
+    stages[si].history = read_history(f, "/checkpoint/history");
+    const auto vi_ = f.read("/checkpoint/val_" + std::to_string(si));
+    for (std::size_t q = 0; q + 1 < vi_.size(); q += 2) stages[si].val.emplace_back(static_cast<int>(vi_[q]), vi_[q + 1]);
+    resuming = true;
+    if (rank() == 0)
+      std::fprintf(stderr, "learn-msde: continuing from '%s' at stage n_eta = %d, step %d\n", checkpoint.c_str(),
+                   schedule[si], start_it);
+  }
+
+  std::signal(SIGTERM, on_msde_signal);
+  std::signal(SIGUSR1, on_msde_signal);
+  const double total_steps = double(schedule.size()) * to.iterations;
+  Progress progress("learn-msde", total_steps, progress_mode);
+
+  auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam) {
+    h5::OutputFile out(checkpoint, MPI_COMM_WORLD);
+    std::vector<int> done;
+    for (std::size_t k = 0; k < stage; ++k) {
+      vi::save_msde(out, *stages[k].model, norm, &stages[k].history);
+      done.push_back(schedule[k]);
+    }
+    if (!done.empty()) vi::save_msde_index(out, done);
+    Eigen::VectorXd theta(model.num_params());
+    model.get_params(theta);
+    out.write("/checkpoint/theta", {static_cast<hsize_t>(theta.size())}, theta.data());
+    out.write("/checkpoint/adam_m", {static_cast<hsize_t>(adam.m().size())}, adam.m().data());
+    out.write("/checkpoint/adam_v", {static_cast<hsize_t>(adam.v().size())}, adam.v().data());
+    write_history(out, "/checkpoint/history", stages[stage].history);
+    for (std::size_t k = 0; k <= stage; ++k) {
+      std::vector<double> v;
+      for (const auto& [i, l] : stages[k].val) {
+        v.push_back(i);
+        v.push_back(l);
+      }
+      out.write("/checkpoint/val_" + std::to_string(k), v);
+    }
+    out.attribute("/checkpoint", "identity", identity);
+    out.attribute("/checkpoint", "stage", static_cast<double>(stage));
+    out.attribute("/checkpoint", "next_iteration", static_cast<double>(next_it));
+    out.attribute("/checkpoint", "adam_t", static_cast<double>(adam.t()));
+    out.commit();
+  };
+
+  for (; si < schedule.size(); ++si) {
+    vi::MsdeConfig cs = c;
+    cs.n_eta = schedule[si];
+    auto model = std::make_unique<vi::MsdeModel>(cs);
+    if (si > 0) vi::init_from_previous_stage(*model, *stages[si - 1].model);
+    nn::AdamOptions ao;
+    ao.lr = si == 0 ? lr0 : lr_stage;
+    ao.schedule = to.schedule;
+    nn::Adam adam(model->num_params(), ao);
+    vi::TrainOptions o = to;
+    o.lr = ao.lr;
+    o.adam = &adam;
+    o.start = 0;
+    if (resuming) {
+      if (resume_theta.size() != model->num_params())
+        throw InputError("-restart: '" + checkpoint + "': /checkpoint/theta does not match the model");
+      model->set_params(resume_theta);
+      adam.set_state(resume_m, resume_v, resume_t);
+      o.start = start_it;
+      resuming = false;
+    }
+    Stage& st = stages[si];
+    const double t0 = MPI_Wtime();
+    o.on_step = [&](int it, const vi::TrainOptions::Report& r) {
+      // Every rank holds the same reduced loss, so every rank stops here together.
+      if (!std::isfinite(r.loss))
+        throw RuntimeError("learn-msde: the loss is not finite at stage n_eta = " + std::to_string(schedule[si]) +
+                           ", step " + std::to_string(it) + " (try a smaller -msde_lr)");
+      push(st.history, r);
+      if (val && val_every > 0 && (it + 1) % val_every == 0 && it + 1 < o.iterations)
+        st.val.emplace_back(it + 1, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+      progress.update(double(si) * to.iterations + it + 1);
+    };
+    bool interrupted = false;
+    o.stop_after = [&](int it) {
+      int sig = static_cast<int>(g_msde_signal), any = 0;
+      MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+      if (any || (ck_every > 0 && (it + 1) % ck_every == 0)) write_checkpoint(si, it + 1, *model, adam);
+      if (any) {
+        interrupted = true;
+        if (rank() == 0)
+          std::fprintf(stderr, "learn-msde: signal %d: checkpoint '%s' at stage n_eta = %d, step %d; continue with -restart\n",
+                       any, checkpoint.c_str(), schedule[si], it + 1);
+      }
+      return any != 0;
+    };
+    vi::train(*model, train, o, MPI_COMM_WORLD);
+    if (interrupted) return kExitCheckpointedMsde;
+    st.seconds = MPI_Wtime() - t0;
+    if (val) st.val.emplace_back(o.iterations, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+    st.model = std::move(model);
+  }
+  const double seconds = progress.finish();
+
+  Metrics m;
+  {
+    h5::OutputFile out(output, MPI_COMM_WORLD);
+    out.write_root_attributes(c.seed);
+    for (std::size_t k = 0; k < schedule.size(); ++k) {
+      vi::save_msde(out, *stages[k].model, norm, &stages[k].history);
+      std::vector<double> v;
+      for (const auto& [i, l] : stages[k].val) {
+        v.push_back(i);
+        v.push_back(l);
+      }
+      out.write("/msde/eta_" + std::to_string(schedule[k]) + "/history/validation", {v.size() / 2, 2}, v.data());
+    }
+    vi::save_msde_index(out, schedule);
+    out.attribute("/msde", "data", data);
+    out.commit();
+  }
+  for (std::size_t k = 0; k < schedule.size(); ++k) {
+    const std::string tag = "eta_" + std::to_string(schedule[k]);
+    const auto& h = stages[k].history;
+    const std::size_t n = h.loss.size(), tail = std::min<std::size_t>(n, static_cast<std::size_t>(log_every));
+    double last = 0;
+    for (std::size_t i = n - tail; i < n; ++i) last += h.loss[i];
+    if (tail) m.set("train_loss." + tag, last / double(tail));
+    m.set("iterations." + tag, double(n));
+    if (!stages[k].val.empty()) m.set("val_loss." + tag, stages[k].val.back().second);
+    for (std::size_t b = 0; b * log_every < n; ++b) {
+      const std::size_t e = std::min(n, (b + 1) * log_every);
+      double s = 0;
+      for (std::size_t i = b * log_every; i < e; ++i) s += h.loss[i];
+      char key[96];
+      std::snprintf(key, sizeof key, "loss_curve.%s.%09zu", tag.c_str(), e);
+      m.set(key, s / double(e - b * log_every));
+    }
+    for (const auto& [i, l] : stages[k].val) {
+      char key[96];
+      std::snprintf(key, sizeof key, "val_curve.%s.%09d", tag.c_str(), i);
+      m.set(key, l);
+    }
+    if (stages[k].seconds > 0) m.set("seconds." + tag, stages[k].seconds);
+  }
+  m.set("norm_mean", norm.mean);
+  m.set("norm_scale", norm.scale);
+  m.set("seconds", seconds);
+  if (rank() == 0) {
+    m.write(metrics_path);
+    std::remove(checkpoint.c_str());
+    std::printf("learn-msde: %s, %zu train trajectories, n_y %d -> n_zeta %d, schedule n_eta", data.c_str(),
+                train.u.size(), c.n_y, c.n_zeta);
+    for (int s : schedule) std::printf(" %d", s);
+    std::printf(", %d steps per stage on %d ranks in %.2f s -> %s\n", to.iterations, size(), seconds, output.c_str());
+    for (std::size_t k = 0; k < schedule.size(); ++k) {
+      const std::string tag = "eta_" + std::to_string(schedule[k]);
+      std::printf("  n_eta = %d: %lld parameters, train -ELBO/snapshot %.6g", schedule[k],
+                  static_cast<long long>(stages[k].model->num_params()),
+                  m.has("train_loss." + tag) ? m.get("train_loss." + tag) : 0.0);
+      if (m.has("val_loss." + tag)) std::printf(", validation %.6g", m.get("val_loss." + tag));
+      std::printf("\n");
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace msrom::cli

@@ -1,0 +1,255 @@
+// Model files, normalisation and stage initialisation of the multiscale model (include/msrom/vi/msde_io.hpp).
+#include "msrom/vi/msde_io.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "msrom/core/errors.hpp"
+
+namespace msrom::vi {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+Normalisation fit_normalisation(const Trajectories& data) {
+  double n = 0, s = 0;
+  for (const auto& u : data.u) {
+    s += u.sum();
+    n += double(u.size());
+  }
+  Normalisation norm;
+  if (n == 0) return norm;
+  norm.mean = s / n;
+  double q = 0;
+  for (const auto& u : data.u) q += (u.array() - norm.mean).square().sum();
+  const double sd = std::sqrt(q / n);
+  norm.scale = sd > 0 && std::isfinite(sd) ? sd : 1.0;
+  return norm;
+}
+
+void normalise(Trajectories& data, const Normalisation& n) {
+  for (auto& u : data.u) u = (u.array() - n.mean) / n.scale;
+}
+
+namespace {
+std::string group_of(int n_eta) {
+  return "/msde/eta_" + std::to_string(n_eta);
+}
+std::vector<double> to_doubles(const std::vector<int>& v) {
+  return {v.begin(), v.end()};
+}
+// Scalar config fields, in this order, as double attributes.
+struct Field {
+  const char* name;
+  double MsdeConfig::*real;
+  int MsdeConfig::*integer;
+};
+const Field kFields[] = {
+    {"n_y", nullptr, &MsdeConfig::n_y},
+    {"n_zeta", nullptr, &MsdeConfig::n_zeta},
+    {"n_eta", nullptr, &MsdeConfig::n_eta},
+    {"stencil_radius", nullptr, &MsdeConfig::stencil_radius},
+    {"cnn_kernel", nullptr, &MsdeConfig::cnn_kernel},
+    {"cnn_stride", nullptr, &MsdeConfig::cnn_stride},
+    {"filter_std", &MsdeConfig::filter_std, nullptr},
+    {"encoder_variance_rho", &MsdeConfig::encoder_variance_rho, nullptr},
+    {"decoder_variance_rho", &MsdeConfig::decoder_variance_rho, nullptr},
+    {"diffusion_rho", &MsdeConfig::diffusion_rho, nullptr},
+};
+}  // namespace
+
+void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation& norm, const StageHistory* history) {
+  const std::string g = group_of(model.n_eta);
+  VectorXd theta(model.num_params());
+  model.get_params(theta);
+  out.write(g + "/params", {static_cast<hsize_t>(theta.size())}, theta.data());
+  const auto& c = model.config;
+  out.write(g + "/macro_hidden", to_doubles(c.macro_hidden));
+  out.write(g + "/micro_hidden", to_doubles(c.micro_hidden));
+  out.write(g + "/cnn_channels", to_doubles(c.cnn_channels));
+  out.write(g + "/gp_warp_hidden", to_doubles(c.gp.warp_hidden));
+  if (history) {
+    out.write(g + "/history/loss", history->loss);
+    out.write(g + "/history/log_likelihood", history->log_likelihood);
+    out.write(g + "/history/drift_residual", history->drift_residual);
+    out.write(g + "/history/beta", history->beta);
+    out.write(g + "/history/lr", history->lr);
+  }
+  for (const auto& f : kFields) out.attribute(g, f.name, f.real ? c.*(f.real) : double(c.*(f.integer)));
+  out.attribute(g, "gp_lengthscale", c.gp.lengthscale);
+  out.attribute(g, "gp_nugget", c.gp.nugget);
+  out.attribute(g, "seed", static_cast<std::int64_t>(c.seed));
+  out.attribute(g, "activation", nn::to_string(c.activation));
+  out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
+  out.attribute(g, "norm_mean", norm.mean);
+  out.attribute(g, "norm_scale", norm.scale);
+  std::vector<std::string> names;
+  for (const auto& s : model.segments()) names.push_back(s.name);
+  out.attribute(g, "segments", names);
+}
+
+void save_msde_index(h5::OutputFile& out, const std::vector<int>& stages) {
+  out.write("/msde/stages", to_doubles(stages));
+  out.attribute("/msde", "final", static_cast<double>(stages.empty() ? -1 : stages.back()));
+}
+
+std::vector<int> msde_stages(const h5::File& f, const std::string& option) {
+  const std::string who = option + ": '" + f.path() + "': ";
+  if (!f.exists("/msde")) throw InputError(who + "not a multiscale model (no /msde)");
+  if (!f.exists("/msde/stages")) throw InputError(who + "no /msde/stages");
+  std::vector<int> out;
+  for (double v : f.read("/msde/stages")) {
+    if (!(v >= 0 && v < 1e4) || v != std::floor(v)) throw InputError(who + "/msde/stages holds " + std::to_string(v));
+    out.push_back(static_cast<int>(v));
+  }
+  if (out.empty()) throw InputError(who + "/msde/stages is empty");
+  return out;
+}
+
+LoadedMsde load_msde(const std::string& path, int n_eta, const std::string& option) {
+  const auto f = h5::File::open(path, option);
+  return load_msde(f, n_eta, option);
+}
+
+LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
+  const std::string who = option + ": '" + f.path() + "': ";
+  const auto stages = msde_stages(f, option);
+  if (n_eta < 0) n_eta = stages.back();
+  if (std::find(stages.begin(), stages.end(), n_eta) == stages.end())
+    throw InputError(who + "no stage n_eta = " + std::to_string(n_eta) + " in /msde/stages");
+  const std::string g = group_of(n_eta);
+  if (!f.exists(g + "/params")) throw InputError(who + "no " + g + "/params");
+  auto ints = [&](const std::string& name) {
+    const std::string obj = g + "/" + name;
+    if (!f.exists(obj)) throw InputError(who + "no " + obj);
+    std::vector<int> v;
+    for (double x : f.read(obj)) {
+      if (!(x >= 1 && x <= 1e6) || x != std::floor(x)) throw InputError(who + obj + " holds " + std::to_string(x));
+      v.push_back(static_cast<int>(x));
+    }
+    return v;
+  };
+  auto number = [&](const char* name) {
+    if (!f.has_attribute(g, name)) throw InputError(who + "no attribute " + name + " on " + g);
+    const double v = f.read_double_attribute(g, name);
+    if (!std::isfinite(v)) throw InputError(who + "attribute " + name + " of " + g + " is not finite");
+    return v;
+  };
+  MsdeConfig c;
+  for (const auto& fd : kFields) {
+    const double v = number(fd.name);
+    if (fd.real) {
+      c.*(fd.real) = v;
+    } else {
+      if (v != std::floor(v) || std::abs(v) > 1e8)
+        throw InputError(who + "attribute " + fd.name + " of " + g + " is not an integer");
+      c.*(fd.integer) = static_cast<int>(v);
+    }
+  }
+  if (c.n_eta != n_eta) throw InputError(who + g + " holds a model with n_eta = " + std::to_string(c.n_eta));
+  c.macro_hidden = ints("macro_hidden");
+  c.micro_hidden = ints("micro_hidden");
+  c.cnn_channels = ints("cnn_channels");
+  c.gp.warp_hidden = ints("gp_warp_hidden");
+  c.gp.lengthscale = number("gp_lengthscale");
+  c.gp.nugget = number("gp_nugget");
+  c.seed = static_cast<std::uint64_t>(number("seed"));
+  for (const char* a : {"activation", "gp_warp_activation", "segments"})
+    if (!f.has_attribute(g, a)) throw InputError(who + "no attribute " + a + " on " + g);
+  c.activation = nn::activation_from_string(f.read_string_attribute(g, "activation"));
+  c.gp.warp_activation = nn::activation_from_string(f.read_string_attribute(g, "gp_warp_activation"));
+  if (c.n_y < 1 || c.n_y > 100000000 || c.n_zeta < 1 || c.n_eta < 0 || c.stencil_radius < 0 || c.cnn_kernel < 1 ||
+      c.cnn_kernel % 2 == 0 || c.cnn_stride < 1 || !(c.gp.lengthscale > 0) || !(c.gp.nugget > 0))
+    throw InputError(who + g + ": invalid model sizes");
+  LoadedMsde out{MsdeModel(c), {}};
+  std::vector<std::string> names;
+  for (const auto& s : out.model.segments()) names.push_back(s.name);
+  if (f.read_strings_attribute(g, "segments") != names)
+    throw InputError(who + g + ": the segments attribute does not match the model it describes");
+  const auto theta = f.read(g + "/params");
+  if (static_cast<Index>(theta.size()) != out.model.num_params())
+    throw InputError(who + g + "/params has " + std::to_string(theta.size()) + " entries, the model needs " +
+                     std::to_string(out.model.num_params()));
+  for (double v : theta)
+    if (!std::isfinite(v)) throw InputError(who + g + "/params holds non-finite values");
+  out.model.set_params(Eigen::Map<const VectorXd>(theta.data(), static_cast<Index>(theta.size())));
+  out.norm.mean = number("norm_mean");
+  out.norm.scale = number("norm_scale");
+  if (!(out.norm.scale > 0)) throw InputError(who + "attribute norm_scale of " + g + " must be > 0");
+  return out;
+}
+
+bool is_msde_file(const std::string& path) {
+  try {
+    const auto f = h5::File::open(path, "-model");
+    return f.exists("/msde");
+  } catch (...) {
+    return false;
+  }
+}
+
+void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
+  MsdeConfig a = next.config, b = prev.config;
+  a.n_eta = b.n_eta = 0;
+  a.seed = b.seed = 0;
+  const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.stencil_radius == b.stencil_radius &&
+                    a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
+                    a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
+                    a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden;
+  if (!same || next.n_eta < prev.n_eta)
+    throw InputError("vi::init_from_previous_stage: the stages differ in more than n_eta (or n_eta decreases)");
+  const int jz = prev.n_zeta, je = prev.n_eta, Dj = prev.latent_dim();
+  next.filter.params() = prev.filter.params();
+  next.gp.log_lengthscale() = const_cast<MsdeModel&>(prev).gp.log_lengthscale();
+  next.gp.warp().params() = prev.gp.warp().params();
+  next.decoder_rho_zeta = prev.decoder_rho_zeta;
+  next.encoder_rho.head(Dj) = prev.encoder_rho;
+  next.diffusion_rho.head(Dj) = prev.diffusion_rho;
+  // macro drift: input columns [stencil (2r+1) | eta_1..eta_je] keep their places.
+  {
+    const auto& pm = prev.macro_drift.mlp();
+    auto& nm = next.macro_drift.mlp();
+    for (int l = 0; l < pm.num_layers(); ++l) {
+      if (l == 0)
+        nm.weight(0).leftCols(pm.weight(0).cols()) = pm.weight(0);
+      else
+        nm.weight(l) = pm.weight(l);
+      nm.bias(l) = pm.bias(l);
+    }
+  }
+  if (je == 0) return;
+  for (std::size_t l = 0; l < prev.encoder_convs.size(); ++l) next.encoder_convs[l].params() = prev.encoder_convs[l].params();
+  for (std::size_t l = 0; l < prev.decoder_convs.size(); ++l) next.decoder_convs[l].params() = prev.decoder_convs[l].params();
+  next.decoder_rho_eta = prev.decoder_rho_eta;
+  next.encoder_linear.weight(0).topRows(je) = prev.encoder_linear.weight(0);
+  next.encoder_linear.bias(0).head(je) = prev.encoder_linear.bias(0);
+  next.decoder_linear.weight(0).leftCols(je) = prev.decoder_linear.weight(0);
+  next.decoder_linear.bias(0) = prev.decoder_linear.bias(0);
+  {
+    const auto& pm = prev.micro_drift;
+    auto& nm = next.micro_drift;
+    const int L = pm.num_layers();
+    for (int l = 0; l < L; ++l) {
+      auto W = pm.weight(l);
+      if (L == 1) {
+        nm.weight(l).topLeftCorner(je, Dj) = W;
+        nm.bias(l).head(je) = pm.bias(l);
+      } else if (l == 0) {
+        nm.weight(l).leftCols(Dj) = W;
+        nm.bias(l) = pm.bias(l);
+      } else if (l == L - 1) {
+        nm.weight(l).topRows(je) = W;
+        nm.bias(l).head(je) = pm.bias(l);
+      } else {
+        nm.weight(l) = W;
+        nm.bias(l) = pm.bias(l);
+      }
+    }
+  }
+  (void)jz;
+}
+
+}  // namespace msrom::vi

@@ -1,0 +1,156 @@
+// Rollouts of the learned coarse SDE (include/msrom/vi/predict.hpp).
+#include "msrom/vi/predict.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/nn/conv.hpp"
+
+namespace msrom::vi {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y) {
+  const Index B = Y.cols();
+  const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
+  if (Y.rows() != ny) throw std::invalid_argument("vi::encode_mean: Y has the wrong number of rows");
+  MatrixXd mu(model.latent_dim(), B);
+  model.filter.apply(Y, model.stride, mu.topRows(nz));
+  if (ne > 0) {
+    MatrixXd Gy(ny, B);
+    model.filter.apply(Y, 1, Gy);
+    const MatrixXd R = Y - Gy;
+    std::vector<nn::ConvTape> tapes(model.encoder_convs.size());
+    MatrixXd h = R;
+    for (std::size_t l = 0; l < model.encoder_convs.size(); ++l) h = model.encoder_convs[l].forward(h, tapes[l]);
+    nn::Tape t;
+    mu.bottomRows(ne) = model.encoder_linear.forward(h, t);
+  }
+  return mu;
+}
+
+MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z) {
+  const int nz = model.n_zeta, ne = model.n_eta;
+  MatrixXd f(model.latent_dim(), Z.cols());
+  nn::StencilTape st;
+  f.topRows(nz) = model.macro_drift.forward(Z.topRows(nz), Z.bottomRows(ne), st);
+  if (ne > 0) {
+    nn::Tape t;
+    f.bottomRows(ne) = model.micro_drift.forward(Z, t);
+  }
+  return f;
+}
+
+MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z) {
+  const Index B = Z.cols();
+  const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
+  MatrixXd Dz(ny, B);
+  model.filter.apply_transpose(Z.topRows(nz), model.stride, Dz);
+  Dz *= double(model.stride);
+  if (ne == 0) return Dz;
+  nn::Tape t;
+  MatrixXd h = model.decoder_linear.forward(Z.bottomRows(ne), t);
+  MatrixXd dphi(h.rows(), B);
+  nn::activate(model.config.activation, h, dphi);
+  std::vector<nn::ConvTape> tapes(model.decoder_convs.size());
+  for (std::size_t l = 0; l < model.decoder_convs.size(); ++l) h = model.decoder_convs[l].forward(h, tapes[l]);
+  const VectorXd a = model.decoder_rho_zeta.unaryExpr([](double x) { return softplus(x); });
+  const VectorXd b = model.decoder_rho_eta.unaryExpr([](double x) { return softplus(x); });
+  const VectorXd cc = (a.array() / (a.array() + b.array())).matrix();  // s2 / s2_eta = a / (a + b)
+  return Dz + cc.asDiagonal() * h;
+}
+
+void sde_em(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z, double h,
+            long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
+            const std::function<void(long, const MatrixXd&)>& observe) {
+  if (g.size() != Z.rows()) throw std::invalid_argument("vi::sde_em: g and Z differ in dimension");
+  const Philox rng(seed, member, Purpose::dynamics_noise);
+  MatrixXd F(Z.rows(), Z.cols()), N(Z.rows(), Z.cols());
+  const VectorXd gs = g * std::sqrt(h);
+  for (long n = 0; n < steps; ++n) {
+    f(Z, F);
+    rng.normals(counter0 + static_cast<std::uint64_t>(n), N.data(), static_cast<std::size_t>(N.size()));
+    Z += h * F + gs.asDiagonal() * N;
+    if (observe) observe(n + 1, Z);
+  }
+}
+
+MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const VectorXd& y0, const VectorXd& t,
+                 const RolloutOptions& o, std::uint64_t member) {
+  if (o.samples < 1 || o.substeps < 1) throw InputError("vi::rollout: samples and substeps must be >= 1");
+  if (y0.size() != model.n_y)
+    throw InputError("vi::rollout: the field has " + std::to_string(y0.size()) + " points, the model n_y = " +
+                     std::to_string(model.n_y));
+  const Index nt = t.size(), D = model.latent_dim(), M = o.samples;
+  const VectorXd y0n = (y0.array() - norm.mean) / norm.scale;
+  const VectorXd mu = encode_mean(model, y0n);
+  MatrixXd Z = mu.replicate(1, M);
+  const Philox rng(o.seed, member, Purpose::dynamics_noise);
+  if (o.sample_initial) {
+    MatrixXd xi(D, M);
+    rng.normals(0, xi.data(), static_cast<std::size_t>(xi.size()));
+    const VectorXd sd = model.encoder_rho.unaryExpr([](double x) { return std::sqrt(softplus(x)); });
+    Z += sd.asDiagonal() * xi;
+  }
+  const VectorXd g = model.diffusion();
+  auto f = [&](const MatrixXd& z, MatrixXd& out) { out = drift(model, z); };
+  MatrixXd Yhat(model.n_y, nt);
+  auto decode = [&](Index n) {
+    Yhat.col(n) = (decode_mean(model, Z).rowwise().mean().array() * norm.scale + norm.mean).matrix();
+  };
+  decode(0);
+  std::uint64_t counter = 1;
+  for (Index n = 1; n < nt; ++n) {
+    const double h = (t[n] - t[n - 1]) / o.substeps;
+    sde_em(f, g, Z, h, o.substeps, o.seed, member, counter);
+    counter += static_cast<std::uint64_t>(o.substeps);
+    if (!Z.allFinite()) {  // diverged: the rest of the prediction is NaN
+      Yhat.rightCols(nt - n).setConstant(std::nan(""));
+      break;
+    }
+    decode(n);
+  }
+  return Yhat;
+}
+
+VectorXd relative_error(const Eigen::Ref<const MatrixXd>& Y, const Eigen::Ref<const MatrixXd>& Yhat) {
+  VectorXd e(Y.cols());
+  for (Index n = 0; n < Y.cols(); ++n) e[n] = (Y.col(n) - Yhat.col(n)).norm() / Y.col(n).norm();
+  return e;
+}
+
+std::pair<double, double> mean_std(const Eigen::Ref<const MatrixXd>& a) {
+  if (a.size() == 0) return {0.0, 0.0};
+  const double m = a.mean();
+  return {m, std::sqrt((a.array() - m).square().mean())};
+}
+
+SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                              const RolloutOptions& o, int keep, MPI_Comm comm) {
+  const Index K = static_cast<Index>(data.u.size()), nt = data.time.size();
+  SplitPrediction out;
+  out.eps = MatrixXd::Zero(K, nt);
+  keep = static_cast<int>(std::min<Index>(keep, K));
+  std::vector<double> kept(static_cast<std::size_t>(keep) * model.n_y * nt, 0.0);
+  const Range mine = block_range(K, size(comm), rank(comm));
+  for (Index k = mine.begin; k < mine.end; ++k) {
+    const MatrixXd Yhat = rollout(model, norm, data.u[k].col(0), data.time, o, static_cast<std::uint64_t>(k));
+    out.eps.row(k) = relative_error(data.u[k], Yhat).transpose();
+    if (k < keep) Eigen::Map<MatrixXd>(kept.data() + k * model.n_y * nt, model.n_y, nt) = Yhat;
+  }
+  // Every entry has exactly one writer: a sum over ranks is exact (x + 0 = x), so any rank count agrees.
+  MPI_Allreduce(MPI_IN_PLACE, out.eps.data(), static_cast<int>(out.eps.size()), MPI_DOUBLE, MPI_SUM, comm);
+  if (!kept.empty())
+    MPI_Allreduce(MPI_IN_PLACE, kept.data(), static_cast<int>(kept.size()), MPI_DOUBLE, MPI_SUM, comm);
+  for (int k = 0; k < keep; ++k)
+    out.fields.emplace_back(Eigen::Map<const MatrixXd>(kept.data() + k * model.n_y * nt, model.n_y, nt));
+  std::tie(out.mean, out.std) = mean_std(out.eps);
+  return out;
+}
+
+}  // namespace msrom::vi

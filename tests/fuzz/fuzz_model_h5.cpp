@@ -1,0 +1,19 @@
+// libFuzzer target: arbitrary bytes as a model file (model.h5), read by the commands' readers (learn-drift,
+// learn-forcing, ensemble) and then used for a drift evaluation and a short ensemble (fuzz_common.cpp).
+// Seeds: tests/fuzz/corpus/model_h5.
+#include <cstdio>
+
+#include "fuzz_common.hpp"
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  msrom::fuzz::init(argc, argv);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string path = msrom::fuzz::scratch_path("input.h5");
+  msrom::fuzz::write_file(path, data, size);
+  msrom::fuzz::read_as_model(path);
+  std::remove(path.c_str());
+  return 0;
+}

@@ -1,0 +1,365 @@
+// Issue 7, stage 2: the baselines (DMD, POD-SINDy), the SDE integrator of the rollouts, model files and the
+// augmentation schedule's stage initialisation, and training continued from a stop (checkpoints).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <Eigen/Dense>
+#include <Eigen/Eigenvalues>
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "msrom/analysis/reduced_baselines.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/hdf5.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/vi/msde_io.hpp"
+#include "msrom/vi/predict.hpp"
+#include "msrom/vi/train.hpp"
+
+using namespace msrom;
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+// An orthonormal n x r basis from a fixed Philox draw.
+MatrixXd basis(int n, int r, std::uint64_t seed) {
+  MatrixXd G(n, r);
+  Philox(seed, 0, Purpose::training).normals(0, G.data(), static_cast<std::size_t>(G.size()));
+  return Eigen::HouseholderQR<MatrixXd>(G).householderQ() * MatrixXd::Identity(n, r);
+}
+
+vi::MsdeConfig small_config(int n_eta) {
+  vi::MsdeConfig c;
+  c.n_y = 32;
+  c.n_zeta = 8;
+  c.n_eta = n_eta;
+  c.macro_hidden = {16, 16};
+  c.micro_hidden = {16, 8};
+  c.cnn_kernel = 5;
+  c.cnn_channels = {2, 4};
+  c.gp.warp_hidden = {8};
+  c.gp.lengthscale = 0.2;
+  c.seed = 5;
+  return c;
+}
+
+vi::Trajectories bumps(int n, int nt, int members, double dt) {
+  vi::Trajectories d;
+  d.time = VectorXd::LinSpaced(nt, 0.0, dt * (nt - 1));
+  for (int k = 0; k < members; ++k) {
+    MatrixXd u(n, nt);
+    for (int i = 0; i < nt; ++i)
+      for (int p = 0; p < n; ++p) {
+        double x = double(p) / n - 0.2 - 0.37 * k - d.time[i];
+        x -= std::round(x);
+        u(p, i) = std::exp(-(x / 0.15) * (x / 0.15));
+      }
+    d.u.push_back(u);
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("DMD recovers a linear map's eigenvalues and predicts its own snapshots exactly", "[vi][baselines]") {
+  // y_{n+1} = M y_n, M = Phi R Phi^T on a 4-dimensional subspace of R^40: two damped rotations.
+  const int n = 40;
+  const MatrixXd Phi = basis(n, 4, 11);
+  MatrixXd R = MatrixXd::Zero(4, 4);
+  const double r1 = 0.98, w1 = 0.3, r2 = 0.9, w2 = 1.1;
+  R.block(0, 0, 2, 2) << r1 * std::cos(w1), -r1 * std::sin(w1), r1 * std::sin(w1), r1 * std::cos(w1);
+  R.block(2, 2, 2, 2) << r2 * std::cos(w2), -r2 * std::sin(w2), r2 * std::sin(w2), r2 * std::cos(w2);
+  const MatrixXd M = Phi * R * Phi.transpose();
+  analysis::FieldTrajectories train;
+  for (int k = 0; k < 3; ++k) {
+    MatrixXd u(n, 30);
+    VectorXd a(4);
+    a << 1.0 + k, -0.5, 0.3 * k, 0.8;
+    u.col(0) = Phi * a;
+    for (int i = 1; i < 30; ++i) u.col(i) = M * u.col(i - 1);
+    train.push_back(u);
+  }
+  const analysis::Dmd dmd(train, 4, 0.0);
+  auto ev = dmd.eigenvalues();
+  std::vector<double> mags, args;
+  for (Index i = 0; i < ev.size(); ++i) {
+    mags.push_back(std::abs(ev[i]));
+    args.push_back(std::abs(std::arg(ev[i])));
+  }
+  std::sort(mags.begin(), mags.end());
+  std::sort(args.begin(), args.end());
+  CHECK(mags[0] == Approx(r2).epsilon(1e-10));
+  CHECK(mags[3] == Approx(r1).epsilon(1e-10));
+  CHECK(args[0] == Approx(w1).epsilon(1e-10));
+  CHECK(args[3] == Approx(w2).epsilon(1e-10));
+  const MatrixXd pred = dmd.predict(train[1].col(0), 30);
+  const double err = (pred - train[1]).norm() / train[1].norm();
+  INFO("DMD relative prediction error " << err);
+  CHECK(err < 1e-10);
+  // Tikhonov shrinks the map (a ridge fit).
+  const analysis::Dmd ridge(train, 4, 10.0);
+  CHECK(ridge.reduced().norm() < dmd.reduced().norm());
+  CHECK_THROWS_AS(analysis::Dmd(train, 0, 0.0), InputError);
+  CHECK_THROWS_AS(analysis::Dmd(train, 4, -1.0), InputError);
+}
+
+TEST_CASE("POD-SINDy recovers a cubic ODE's coefficients in POD coordinates", "[vi][baselines]") {
+  // a' = f(a), a in R^2: a damped cubic oscillator, embedded as y = ybar0 + Phi a in R^30.
+  auto f = [](const VectorXd& a) {
+    VectorXd d(2);
+    d[0] = -0.1 * a[0] + 2.0 * a[1] - 0.05 * a[0] * a[0] * a[0];
+    d[1] = -2.0 * a[0] - 0.1 * a[1] + 0.3 * a[0] * a[1] - 0.02 * a[1] * a[1] * a[1];
+    return d;
+  };
+  const int n = 30;
+  const MatrixXd Phi = basis(n, 2, 21);
+  VectorXd offset = VectorXd::LinSpaced(n, 0.0, 1.0);
+  const double dt = 0.01;
+  analysis::FieldTrajectories train;
+  for (int k = 0; k < 4; ++k) {
+    VectorXd a(2);
+    a << 1.5 - 0.7 * k, 0.4 + 0.3 * k;
+    MatrixXd u(n, 400);
+    for (int i = 0; i < 400; ++i) {
+      if (i > 0)
+        for (int s = 0; s < 20; ++s) {  // RK4, h = dt / 20: the data are exact to ~1e-12
+          const double h = dt / 20;
+          const VectorXd k1 = f(a), k2 = f(a + 0.5 * h * k1), k3 = f(a + 0.5 * h * k2), k4 = f(a + h * k3);
+          a += h / 6 * (k1 + 2 * k2 + 2 * k3 + k4);
+        }
+      u.col(i) = offset + Phi * a;
+    }
+    train.push_back(u);
+  }
+  const analysis::PodSindy sindy(train, dt, 2, 3, 1e-3);
+  REQUIRE(sindy.monomials().size() == 10);
+  CHECK(sindy.monomials()[0] == std::vector<int>{0, 0});
+  CHECK(sindy.monomials()[1] == std::vector<int>{1, 0});
+  CHECK(sindy.monomials()[9] == std::vector<int>{0, 3});
+  // In POD coordinates c = U^T (y - ybar) = Q (a - abar), Q = U^T Phi orthogonal, the exact dynamics are
+  // dc/dt = Q f(Q^T c + abar): a cubic polynomial whose coefficients are found by interpolation on the library.
+  const MatrixXd Q = sindy.modes().transpose() * Phi;
+  CHECK((Q.transpose() * Q - MatrixXd::Identity(2, 2)).norm() < 1e-10);
+  const VectorXd abar = Phi.transpose() * (sindy.mean() - offset);
+  MatrixXd Theta(60, 10), F(60, 2);
+  for (int i = 0; i < 60; ++i) {
+    VectorXd c(2);
+    c << std::sin(1.3 * i), std::cos(0.7 * i + 0.2);
+    Theta.row(i) = sindy.library(c).transpose();
+    F.row(i) = (Q * f(Q.transpose() * c + abar)).transpose();
+  }
+  const MatrixXd exact = Theta.colPivHouseholderQr().solve(F);
+  const double err = (sindy.coefficients() - exact).cwiseAbs().maxCoeff();
+  INFO("coefficients\n" << sindy.coefficients() << "\nexact\n" << exact << "\nmax error " << err);
+  CHECK(err < 1e-4);
+  // Prediction from a training initial condition follows the trajectory.
+  const MatrixXd pred = sindy.predict(train[0].col(0), 400, 10);
+  CHECK((pred - train[0]).norm() / train[0].norm() < 1e-4);
+  // STLSQ zeroes small coefficients: a sparse exact model is found sparse.
+  MatrixXd T2(50, 3), d2(50, 1);
+  for (int i = 0; i < 50; ++i) {
+    T2(i, 0) = 1;
+    T2(i, 1) = std::sin(i);
+    T2(i, 2) = std::cos(3.0 * i);
+    d2(i, 0) = 2 * T2(i, 1) + 1e-5 * T2(i, 2);
+  }
+  const MatrixXd xi = analysis::PodSindy::stlsq(T2, d2, 1e-3);
+  CHECK(xi(0, 0) == 0.0);
+  CHECK(xi(2, 0) == 0.0);
+  CHECK(xi(1, 0) == Approx(2.0).epsilon(1e-6));
+}
+
+TEST_CASE("Euler-Maruyama on the Ornstein-Uhlenbeck process: mean and variance", "[vi][predict]") {
+  // dz = -theta z dt + g dW, z_0 = 1; EM: z_n = (1 - theta h)^n z_0 + noise with variance
+  // g^2 h sum_{k<n} (1 - theta h)^(2k), and both tend to the exact e^{-theta t}, g^2 (1 - e^{-2 theta t}) / (2 theta).
+  const double theta = 1.5, h = 0.01;
+  const long steps = 100;
+  const int M = 40000;
+  VectorXd g(2);
+  g << 0.5, 1.0;
+  MatrixXd Z = MatrixXd::Ones(2, M);
+  vi::sde_em([&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; }, g, Z, h, steps, 3, 0, 1);
+  const double a = 1 - theta * h, T = h * steps;
+  const double mean_em = std::pow(a, steps);
+  for (int d = 0; d < 2; ++d) {
+    const double var_em = g[d] * g[d] * h * (1 - std::pow(a, 2 * steps)) / (1 - a * a);
+    const double var_exact = g[d] * g[d] * (1 - std::exp(-2 * theta * T)) / (2 * theta);
+    const double m = Z.row(d).mean(), v = (Z.row(d).array() - m).square().sum() / (M - 1);
+    INFO("component " << d << ": mean " << m << " (EM " << mean_em << ", exact " << std::exp(-theta * T) << "), var "
+                      << v << " (EM " << var_em << ", exact " << var_exact << ")");
+    CHECK(std::abs(m - mean_em) < 4 * std::sqrt(var_em / M));
+    CHECK(std::abs(v - var_em) < 4 * var_em * std::sqrt(2.0 / M));
+    // the O(h) weak bias of the scheme: theta^2 h T / 2 e^{-theta T} = 2.5e-3 here
+    CHECK(std::abs(mean_em - std::exp(-theta * T)) == Approx(theta * theta * h * T / 2 * std::exp(-theta * T)).epsilon(0.05));
+    CHECK(std::abs(var_em - var_exact) / var_exact < 2e-2);
+  }
+  // Deterministic: the same seed and counters give the same bits; the counter offset moves the noise.
+  MatrixXd Z1 = MatrixXd::Ones(2, 8), Z2 = Z1, Z3 = Z1;
+  auto lin = [&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
+  vi::sde_em(lin, g, Z1, h, 10, 3, 4, 1);
+  vi::sde_em(lin, g, Z2, h, 5, 3, 4, 1);
+  vi::sde_em(lin, g, Z2, h, 5, 3, 4, 6);
+  vi::sde_em(lin, g, Z3, h, 10, 3, 5, 1);
+  CHECK(Z1 == Z2);
+  CHECK(Z1 != Z3);
+}
+
+TEST_CASE("Model files: save/load round trip is bitwise; bad content names file and object", "[vi][predict]") {
+  const std::string path = "/tmp/msrom_unit_" + std::to_string(getpid()) + "_msde.h5";
+  vi::MsdeModel m0(small_config(0)), m2(small_config(2));
+  VectorXd th(m2.num_params());
+  Philox(9, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
+  m2.set_params(0.1 * th);
+  const vi::Normalisation norm{0.25, 1.75};
+  {
+    h5::OutputFile out(path, MPI_COMM_SELF);
+    vi::save_msde(out, m0, norm);
+    vi::save_msde(out, m2, norm);
+    vi::save_msde_index(out, {0, 2});
+    out.commit();
+  }
+  CHECK(vi::is_msde_file(path));
+  CHECK_FALSE(vi::is_msde_file("/nonexistent.h5"));
+  const auto l = vi::load_msde(path);  // the final stage
+  REQUIRE(l.model.n_eta == 2);
+  VectorXd a(m2.num_params()), b(m2.num_params());
+  m2.get_params(a);
+  l.model.get_params(b);
+  CHECK(a == b);
+  CHECK(l.norm.mean == 0.25);
+  CHECK(l.norm.scale == 1.75);
+  CHECK(l.model.config.micro_hidden == std::vector<int>{16, 8});
+  CHECK(l.model.config.cnn_kernel == 5);
+  CHECK(l.model.gp.nugget() == m2.gp.nugget());
+  const MatrixXd Y = bumps(32, 4, 1, 0.01).u[0];
+  CHECK(vi::encode_mean(l.model, Y) == vi::encode_mean(m2, Y));
+  CHECK(vi::load_msde(path, 0).model.n_eta == 0);
+  CHECK_THROWS_WITH(vi::load_msde(path, 1), Catch::Contains(path) && Catch::Contains("n_eta = 1"));
+  // Wrong parameter count.
+  const std::string bad = path + ".bad.h5";
+  {
+    h5::OutputFile out(bad, MPI_COMM_SELF);
+    vi::save_msde(out, m2, norm);
+    vi::save_msde_index(out, {2});
+    out.remove("/msde/eta_2/params");
+    out.write("/msde/eta_2/params", std::vector<double>(7, 0.0));
+    out.commit();
+  }
+  CHECK_THROWS_WITH(vi::load_msde(bad, -1, "-model"),
+                    Catch::Contains("-model") && Catch::Contains(bad) && Catch::Contains("/msde/eta_2/params"));
+  {
+    h5::OutputFile out(bad, MPI_COMM_SELF);
+    out.write("/other", std::vector<double>{1.0});
+    out.commit();
+  }
+  CHECK_THROWS_WITH(vi::load_msde(bad), Catch::Contains(bad) && Catch::Contains("/msde"));
+  std::remove(path.c_str());
+  std::remove(bad.c_str());
+}
+
+TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0", "[vi][predict]") {
+  vi::MsdeModel m1(small_config(1));
+  VectorXd th(m1.num_params());
+  Philox(4, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
+  m1.set_params(0.2 * th);
+  vi::MsdeConfig c3 = small_config(3);
+  c3.seed = 8;
+  vi::MsdeModel m3(c3);
+  vi::init_from_previous_stage(m3, m1);
+  // The new eta components set to zero: the macro drift and the old micro drift outputs are unchanged.
+  MatrixXd Z1(m1.latent_dim(), 5), Z3 = MatrixXd::Zero(m3.latent_dim(), 5);
+  Philox(6, 0, Purpose::training).normals(0, Z1.data(), static_cast<std::size_t>(Z1.size()));
+  Z3.topRows(m1.latent_dim()) = Z1;
+  const MatrixXd f1 = vi::drift(m1, Z1), f3 = vi::drift(m3, Z3);
+  CHECK((f3.topRows(m1.latent_dim()) - f1).cwiseAbs().maxCoeff() < 1e-13);
+  // Encoder means of zeta and of the old eta, the shared variances.
+  const MatrixXd Y = bumps(32, 3, 1, 0.01).u[0];
+  const MatrixXd e1 = vi::encode_mean(m1, Y), e3 = vi::encode_mean(m3, Y);
+  CHECK((e3.topRows(m1.latent_dim()) - e1).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK(m3.diffusion_rho.head(m1.latent_dim()) == m1.diffusion_rho);
+  CHECK(m3.encoder_rho.head(m1.latent_dim()) == m1.encoder_rho);
+  // New weights are the new model's Xavier draw, biases zero: the micro output rows of eta_2, eta_3.
+  CHECK(m3.micro_drift.bias(m3.micro_drift.num_layers() - 1).tail(2).isZero());
+  CHECK_THROWS_AS(vi::init_from_previous_stage(m1, m3), InputError);
+}
+
+TEST_CASE("Training stopped and continued with the same optimiser equals one run, bit for bit", "[vi][predict]") {
+  const auto d = bumps(32, 24, 2, 0.01);
+  vi::TrainOptions o;
+  o.window = 8;
+  o.windows_per_step = 2;
+  o.iterations = 8;
+  o.kl_anneal = 4;
+  o.seed = 2;
+  vi::MsdeModel ref(small_config(1));
+  const auto r0 = vi::train(ref, d, o, MPI_COMM_SELF);
+  CHECK(r0.next == 8);
+
+  vi::MsdeModel model(small_config(1));
+  nn::AdamOptions ao;
+  ao.lr = o.lr;
+  ao.schedule = o.schedule;
+  nn::Adam adam(model.num_params(), ao);
+  vi::TrainOptions a = o;
+  a.adam = &adam;
+  a.stop_after = [](int it) { return it == 2; };
+  const auto r1 = vi::train(model, d, a, MPI_COMM_SELF);
+  CHECK(r1.next == 3);
+  CHECK(r1.steps.size() == 3);
+  // A "checkpoint": parameters and optimiser state through plain vectors, a fresh model and optimiser.
+  VectorXd theta(model.num_params());
+  model.get_params(theta);
+  vi::MsdeModel resumed(small_config(1));
+  resumed.set_params(theta);
+  nn::Adam adam2(model.num_params(), ao);
+  adam2.set_state(adam.m(), adam.v(), adam.t());
+  vi::TrainOptions b = o;
+  b.adam = &adam2;
+  b.start = r1.next;
+  const auto r2 = vi::train(resumed, d, b, MPI_COMM_SELF);
+  CHECK(r2.steps.size() == 5);
+  VectorXd x(ref.num_params()), y(ref.num_params());
+  ref.get_params(x);
+  resumed.get_params(y);
+  CHECK(x == y);
+  CHECK(r2.steps.back().loss == r0.steps.back().loss);
+  // The validation loss: tiled windows, finite, and the same on a second call.
+  const double v1 = vi::validation_loss(resumed, d, 8, 4, 2, MPI_COMM_SELF);
+  CHECK(std::isfinite(v1));
+  CHECK(v1 == vi::validation_loss(resumed, d, 8, 4, 2, MPI_COMM_SELF));
+}
+
+TEST_CASE("Rollouts: deterministic per trajectory, eps of a perfect prediction is 0", "[vi][predict]") {
+  vi::MsdeModel m(small_config(1));
+  const auto d = bumps(32, 6, 2, 0.01);
+  vi::RolloutOptions o;
+  o.samples = 4;
+  o.substeps = 2;
+  const vi::Normalisation norm{0.1, 2.0};
+  const MatrixXd a = vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0);
+  const MatrixXd b = vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0);
+  const MatrixXd c = vi::rollout(m, norm, d.u[0].col(0), d.time, o, 1);
+  CHECK(a.rows() == 32);
+  CHECK(a.cols() == 6);
+  CHECK(a == b);
+  CHECK(a.rightCols(5) != c.rightCols(5));
+  // t = 0 without initial sampling: the decoded encoder mean, in data units.
+  o.sample_initial = false;
+  const MatrixXd e = vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0);
+  const VectorXd y0n = (d.u[0].col(0).array() - 0.1) / 2.0;
+  const MatrixXd dec = vi::decode_mean(m, vi::encode_mean(m, y0n));
+  CHECK((e.col(0) - (dec.array() * 2.0 + 0.1).matrix()).cwiseAbs().maxCoeff() < 1e-14);
+  CHECK(vi::relative_error(d.u[0], d.u[0]).isZero());
+  const auto p = vi::predict_split(m, norm, d, o, 1, MPI_COMM_SELF);
+  CHECK(p.eps.rows() == 2);
+  CHECK(p.fields.size() == 1);
+  CHECK(p.fields[0] == e);
+}

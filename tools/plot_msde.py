@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Draw the figures of `msrom evaluate-msde`: eps(t) per model, space-time diagrams, energy spectra.
+
+Reads DIR/msde_eval.h5 (/time, /eps/<model> [trajectories, nt], /fields/<name> [nt, nx] of the first
+trajectory of the scored split, truth included) and DIR/metrics.json, and writes into DIR/figures:
+  eps.png       eps(t) = ||y - y_hat|| / ||y|| per model: mean over trajectories and +- one std
+  fields.png    space-time diagrams (x across, t up): the data, then for each learned or baseline model
+                its prediction and its error y_hat - y
+  spectra.png   energy spectra |u_hat(k)|^2 of the data and of each prediction at the last time and
+                averaged over time
+Needs Debian's python3-h5py, python3-matplotlib and python3-numpy, hence /usr/bin/python3.
+
+Sample run:
+    $ msrom evaluate-msde -data runs/kdv/data.h5 -model runs/kdv/model.h5 -output runs/kdv/eval_msde
+    $ /usr/bin/python3 tools/plot_msde.py runs/kdv/eval_msde
+    figure: runs/kdv/eval_msde/figures/eps.png
+    figure: runs/kdv/eval_msde/figures/fields.png
+    figure: runs/kdv/eval_msde/figures/spectra.png
+"""
+import os
+import sys
+
+from msrom_plot import PROG, InputError, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
+
+LABELS = {"coarse_dns": "coarse DNS", "dmd": "DMD", "pod_sindy": "POD-SINDy", "implicit_scale": "implicit-scale",
+          "multiscale": "multiscale"}
+ORDER = ["coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"]
+
+
+def read(path):
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            for k in ("time", "eps", "fields/truth"):
+                if k not in f:
+                    raise InputError(f"{path}: no /{k} (not written by msrom evaluate-msde)")
+            t = np.asarray(f["time"][()])
+            eps = {k: np.asarray(f["eps"][k][()]) for k in f["eps"]}
+            fields = {k: np.asarray(f["fields"][k][()]) for k in f["fields"]}
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise InputError(f"{path}: not readable ({str(e).splitlines()[0]})")
+    for k, e in eps.items():
+        if e.ndim != 2 or e.shape[1] != t.size:
+            raise InputError(f"{path}: /eps/{k} is not [trajectories, {t.size}]")
+    for k, u in fields.items():
+        if u.ndim != 2 or u.shape[0] != t.size:
+            raise InputError(f"{path}: /fields/{k} is not [{t.size}, nx]")
+    return t, eps, fields
+
+
+def names(d):
+    return [k for k in ORDER if k in d] + sorted(k for k in d if k not in ORDER and k != "truth")
+
+
+def plot_eps(t, eps, metrics, out):
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, k in enumerate(names(eps)):
+        e = eps[k]
+        mean, std = np.nanmean(e, axis=0), np.nanstd(e, axis=0)
+        m = metrics.get(f"eps_mean.{k}")
+        label = LABELS.get(k, k) + (f" ({m:.3f})" if isinstance(m, (int, float)) else "")
+        ax.plot(t, mean, color=f"C{i}", lw=1.6, label=label)
+        ax.fill_between(t, mean - std, mean + std, color=f"C{i}", alpha=0.15)
+    ax.set_xlabel("t")
+    ax.set_ylabel("eps(t) = ||y - y_hat|| / ||y||")
+    ax.set_yscale("log")
+    ax.set_title(f"error versus time, {next(iter(eps.values())).shape[0]} trajectories (mean +- std)", fontsize=10)
+    ax.legend(fontsize=8)
+    save(fig, os.path.join(out, "eps.png"), tight=True)
+
+
+def plot_fields(t, fields, out):
+    truth = fields["truth"]
+    models = names(fields)
+    rows = 1 + len(models)
+    fig, axes = plt.subplots(rows, 2, figsize=(8, 2.0 * rows), squeeze=False)
+    x = np.arange(truth.shape[1])
+    lim = np.nanmax(np.abs(truth)) or 1.0
+    ext = [x[0], x[-1], t[0], t[-1]]
+    axes[0, 0].imshow(truth, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[0, 0].set_title("data", fontsize=9)
+    axes[0, 1].axis("off")
+    for r, k in enumerate(models, start=1):
+        u = fields[k]
+        axes[r, 0].imshow(u, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[r, 0].set_title(f"{LABELS.get(k, k)}: prediction", fontsize=9)
+        axes[r, 1].imshow(u - truth, origin="lower", aspect="auto", extent=ext, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[r, 1].set_title(f"{LABELS.get(k, k)}: error", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("t")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("grid point")
+    save(fig, os.path.join(out, "fields.png"), tight=True)
+
+
+def spectrum(u):
+    # u [nt, nx]: |u_hat(k)|^2 / nx^2 per time, k = 0..nx/2.
+    return np.abs(np.fft.rfft(np.nan_to_num(u), axis=1)) ** 2 / u.shape[1] ** 2
+
+
+def plot_spectra(fields, out):
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for i, k in enumerate(["truth"] + names(fields)):
+        s = spectrum(fields[k])
+        kk = np.arange(1, s.shape[1])
+        style = dict(color="k", lw=2.0) if k == "truth" else dict(color=f"C{i - 1}", lw=1.0)
+        label = "data" if k == "truth" else LABELS.get(k, k)
+        axes[0].loglog(kk, s[-1, 1:] + 1e-300, label=label, **style)
+        axes[1].loglog(kk, s[:, 1:].mean(axis=0) + 1e-300, label=label, **style)
+    axes[0].set_title("energy spectrum, last time", fontsize=9)
+    axes[1].set_title("energy spectrum, time average", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("wavenumber k")
+        ax.set_ylabel("|u_hat(k)|^2")
+    axes[1].legend(fontsize=7)
+    save(fig, os.path.join(out, "spectra.png"), tight=True)
+
+
+def main():
+    a = directory_args("Figures of msrom evaluate-msde.", "the -output directory of msrom evaluate-msde")
+    out = a.out or os.path.join(a.dir, "figures")
+    t, eps, fields = read(os.path.join(a.dir, "msde_eval.h5"))
+    metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
+    os.makedirs(out, exist_ok=True)
+    plot_eps(t, eps, metrics, out)
+    plot_fields(t, fields, out)
+    plot_spectra(fields, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
