@@ -5,8 +5,8 @@ For each command of the ci chain (simulate, learn-score, learn-drift, ensemble, 
 inputs (inputs/bistable_ci.yaml; the options of tools/quickstart.sh's pipeline), the script
 
   1. runs the command once uninterrupted (the reference output and its run time T);
-  2. runs it --tries times in a fresh directory, each killed with SIGKILL (the whole process group, mpiexec and
-     ranks alike) after a random delay in [0, T], and checks:
+  2. runs it --tries times in a fresh directory, each killed with SIGKILL (every process of its session: mpiexec
+     and all ranks at once, as a node failure) after a random delay in [0, T], and checks:
        - a file under a final name is complete: it opens (h5py) and equals the reference bit for bit on every
          dataset (the same datasets, shapes, types and bytes), or it is absent. learn-drift and learn-forcing
          update model.h5 in place: it must equal either the input or the reference output;
@@ -14,7 +14,9 @@ inputs (inputs/bistable_ci.yaml; the options of tools/quickstart.sh's pipeline),
        - a data.h5.part is not mistaken for data.h5 (a reader given data.h5 exits 2) [simulate];
        - the next run cleans up: rerun uninterrupted in the same directory (the ensemble with -restart, from its
          last checkpoint), the output equals the reference and no *.part or *.ckpt is left. The ensemble always
-         restarts, so every kill checks "restart from the checkpoint = uninterrupted run".
+         restarts, so every kill checks "restart from the checkpoint = uninterrupted run";
+  3. for the ensemble, sets up the two kill points of its last moments that random kills rarely hit (after the
+     closing datasets, before the rename; after the rename, before the checkpoint's removal) and restarts.
 
 Exit 0 if every check passed, 1 otherwise. tests/CMakeLists.txt runs a short version (ctest -L fault);
 docs/hardening.md has the results of the full one.
@@ -100,6 +102,39 @@ def run(opts, args, cwd, check=True):
     return p.returncode, dt, p.stderr
 
 
+def session_members(sid):
+    """Pids of the processes of session `sid` (mpiexec puts each rank in a process group of its own, but they
+    stay in mpiexec's session)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state ppid pgrp session ...
+            pids.append(int(d))
+    return pids
+
+
+def kill_session(sid):
+    """SIGKILL every process of the session, as a node failure would: mpiexec and all its ranks at once."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = session_members(sid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    raise RuntimeError("processes of session %d survive SIGKILL: %s" % (sid, session_members(sid)))
+
+
 def run_killed(opts, args, cwd, delay):
     """Starts the command in its own process group and SIGKILLs the group after `delay` seconds. Returns
     None if it was still running when killed, else the seconds it took to finish."""
@@ -111,19 +146,8 @@ def run_killed(opts, args, cwd, delay):
         return time.monotonic() - t0
     except subprocess.TimeoutExpired:
         pass
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    kill_session(p.pid)
     p.wait()
-    # mpiexec's ranks are in the group too; make sure none survives.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(p.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.02)
     return None
 
 
@@ -269,6 +293,46 @@ def inject(opts, cmd, ref_dir, seconds, rng):
     return stats
 
 
+def ensemble_windows(opts, ref_dir):
+    """The two kill points of the ensemble's last moments that random kills rarely hit, set up directly:
+    (a) killed after writing its closing datasets into the .part but before the rename (the .part complete,
+        the last periodic checkpoint beside it), and
+    (b) killed after the rename but before the checkpoint was removed (a complete output, a stale checkpoint).
+    In both, -restart must end with the reference output and nothing left behind. Returns the failures."""
+    spec = COMMANDS["ensemble"]
+    reference = datasets(os.path.join(ref_dir, "rollouts.h5"))
+    work = os.path.join(opts.work, "ensemble_windows")
+    prepare("ensemble", ref_dir, work)
+    # A checkpoint of this run: the first one written, then the run killed.
+    p = subprocess.Popen(command_line(opts, spec["args"]), cwd=work, env=env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpt = os.path.join(work, "rollouts.h5.ckpt")
+    while p.poll() is None and not os.path.exists(ckpt):
+        time.sleep(0.005)
+    kill_session(p.pid)
+    p.wait()
+    if not os.path.exists(ckpt):
+        return ["ensemble windows: the run wrote no checkpoint"]
+    saved = os.path.join(opts.work, "ensemble_windows.ckpt")
+    shutil.copyfile(ckpt, saved)
+    failures = []
+    for case, final in (("(a) .part complete, checkpoint", "rollouts.h5.part"),
+                        ("(b) output complete, stale checkpoint", "rollouts.h5")):
+        prepare("ensemble", ref_dir, work)
+        shutil.copyfile(os.path.join(ref_dir, "rollouts.h5"), os.path.join(work, final))
+        shutil.copyfile(saved, ckpt)
+        code, _, err = run(opts, spec["args"] + ["-restart"], work, check=False)
+        why = "exit %d: %s" % (code, err.strip()) if code else same(os.path.join(work, "rollouts.h5"), reference)
+        left = [f for f in os.listdir(work) if f.endswith(".part") or f.endswith(".ckpt")]
+        if why or left:
+            failures.append("ensemble window %s: -restart: %s%s" % (case, why, " left behind: %s" % left if left else ""))
+        print("fault: ensemble window %-40s -restart %s" % (case, "identical" if not (why or left) else "FAILED"),
+              flush=True)
+    if not opts.keep:
+        shutil.rmtree(work)
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tries", type=int, default=20, help="kills per command (default 20)")
@@ -311,6 +375,12 @@ def main():
             print("fault:   FAILURE: " + f, flush=True)
         for f in sorted(set(s["stray"])):
             print("fault:   stray file: " + f, flush=True)
+    if "ensemble" in wanted:
+        windows = ensemble_windows(opts, ref_dir)
+        results["ensemble"]["windows_failures"] = windows
+        for f in windows:
+            print("fault:   FAILURE: " + f, flush=True)
+        ok = ok and not windows
     print("fault: %s in %.0f s (%d tries per command, %d rank(s), %s)" % ("passed" if ok else "FAILED",
           time.monotonic() - t0, opts.tries, opts.np, opts.msrom))
     if opts.json:

@@ -38,7 +38,12 @@ StatsConfig read_stats_options(const Options& opts, bool read_paths) {
 }
 
 std::uint64_t data_seed(const h5::File& file) {
-  const double s = file.has_attribute("/", "seed") ? file.read_double_attribute("/", "seed") : 0.0;
+  double s = 0;
+  try {
+    if (file.has_attribute("/", "seed")) s = file.read_double_attribute("/", "seed");
+  } catch (const InputError&) {
+    return 0;  // not a single number: provenance only, not worth rejecting the data for
+  }
   return s >= 0 && s < 18446744073709551616.0 && s == std::floor(s) ? static_cast<std::uint64_t>(s) : 0;
 }
 

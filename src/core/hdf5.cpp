@@ -187,7 +187,10 @@ std::vector<std::string> File::read_strings_attribute(const std::string& object,
   std::vector<std::string> out;
   if (H5Tis_variable_str(ft.get()) > 0) {
     std::vector<char*> buf(static_cast<std::size_t>(n), nullptr);
+    // In the file's character set: HDF5 does not convert between ASCII and UTF-8 strings, and files from other
+    // tools (h5py's ascii dtype, C's H5T_C_S1) store ASCII (found by tests/fuzz: "cannot read attribute names").
     Handle mt = vlen_string_type();
+    H5Tset_cset(mt.get(), H5Tget_cset(ft.get()));
     if (H5Aread(a.get(), mt.get(), buf.data()) < 0) fail("cannot read attribute " + name);
     for (auto* p : buf) out.emplace_back(p ? p : "");
     H5Dvlen_reclaim(mt.get(), sp.get(), H5P_DEFAULT, buf.data());

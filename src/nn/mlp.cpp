@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <new>
 #include <sstream>
 #include <stdexcept>
@@ -261,12 +262,21 @@ Mlp Mlp::load(const h5::File& file, const std::string& group) {
   } catch (const InputError& e) {
     throw InputError(where + ": " + e.what());
   }
+  // The parameter count the widths need, checked against the stored params before the network is built: widths
+  // of 10^6 each made the constructor allocate terabytes (tests/fuzz). In double: exact below 2^53, no overflow.
+  double need = 0;
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l)
+    need += (static_cast<double>(widths[l]) + 1.0) * static_cast<double>(widths[l + 1]);
+  const auto pshape = file.shape(g + "/params");
+  if (pshape.size() != 1) throw InputError(where + ": params must be a 1-D dataset");
+  if (static_cast<double>(pshape[0]) != need) {
+    char n[32];
+    std::snprintf(n, sizeof n, "%.0f", need);
+    throw InputError(where + ": params has " + std::to_string(pshape[0]) + " values, widths " + widths_text(widths) +
+                     " need " + n);
+  }
   Mlp net(widths, act, 0);
-  if (file.shape(g + "/params").size() != 1) throw InputError(where + ": params must be a 1-D dataset");
   const auto p = file.read(g + "/params");
-  if (static_cast<Index>(p.size()) != net.num_params())
-    throw InputError(where + ": params has " + std::to_string(p.size()) + " values, widths " + widths_text(widths) +
-                     " need " + std::to_string(net.num_params()));
   for (double v : p)
     if (!std::isfinite(v)) throw InputError(where + ": params contain non-finite values");
   net.params_ = Eigen::Map<const VectorXd>(p.data(), static_cast<Index>(p.size()));

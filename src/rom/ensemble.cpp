@@ -356,7 +356,11 @@ EnsembleResult Engine::run() {
 
   std::int64_t done = 0;
   std::unique_ptr<h5::OutputFile> out;
-  const bool resume = cfg_.restart && access(cfg_.checkpoint.c_str(), R_OK) == 0;
+  // Resume only with both the checkpoint and the interrupted output. A run killed between its final rename and
+  // the removal of its checkpoint leaves a stale checkpoint beside a complete output: -restart then starts
+  // over (same result) instead of failing on the missing .part (tools/fault_inject.py).
+  const bool has_checkpoint = cfg_.restart && access(cfg_.checkpoint.c_str(), R_OK) == 0;
+  const bool resume = has_checkpoint && access((cfg_.output + ".part").c_str(), R_OK) == 0;
   if (resume) {
     out = std::make_unique<h5::OutputFile>(cfg_.output, comm_, h5::OutputFile::Reopen{});
     done = read_checkpoint();
@@ -367,7 +371,9 @@ EnsembleResult Engine::run() {
     out->remove("/ensemble/stats");
   } else {
     if (cfg_.restart && rank(comm_) == 0)
-      std::fprintf(stderr, "ensemble: no checkpoint '%s'; starting from the beginning\n", cfg_.checkpoint.c_str());
+      std::fprintf(stderr, "ensemble: %s '%s'%s; starting from the beginning\n",
+                   has_checkpoint ? "checkpoint" : "no checkpoint", cfg_.checkpoint.c_str(),
+                   has_checkpoint ? " but no interrupted output" : "");
     out = std::make_unique<h5::OutputFile>(cfg_.output, comm_);
     out->write_root_attributes(cfg_.seed);
     out->attribute("/", "model", rom_.name());

@@ -79,7 +79,8 @@ void stage(const char* name, const std::function<void()>& f) {
   }
   try {
     f();
-  } catch (const InputError&) {
+  } catch (const InputError& e) {
+    if (std::getenv("MSROM_FUZZ_TRACE")) std::fprintf(stderr, "fuzz: stage %s: InputError: %s\n", name, e.what());
   } catch (const RuntimeError& e) {
     if (g_runtime_messages.size() < 20 && g_runtime_messages.insert(e.what()).second)
       std::fprintf(stderr, "fuzz: note: %s: RuntimeError (exit 1, not 2) on this input: %s\n", name, e.what());

@@ -42,7 +42,8 @@ Metrics data_stats(const StatsConfig& cfg);
 // ---- Reading and pooling a data set, shared by `msrom stats` and `msrom evaluate` -----------------------
 
 // The root attribute `seed` of a data file, for the provenance of derived files: 0 when it is absent or not a
-// seed (negative, fractional, non-finite or beyond 2^64; a malformed file must not make the cast undefined).
+// seed (not one number, negative, fractional, non-finite or beyond 2^64; a malformed file must not make the
+// cast undefined).
 std::uint64_t data_seed(const h5::File& file);
 
 // A data set's layout: [members, time, dims]; [samples, dims] and [time] are one member.
