@@ -271,6 +271,24 @@ double integrated_time(const std::vector<double>& rho, double dt) {
   return dt * s;
 }
 
+void BatchMeans::add(const double* x, std::size_t n, std::size_t stride) {
+  require(block > 0, "BatchMeans: block must be positive");
+  for (std::size_t b = 0; b + block <= n; b += block) {
+    double s = 0;
+    for (std::size_t i = b; i < b + block; ++i) s += x[i * stride];
+    s /= static_cast<double>(block);
+    sum += s;
+    sum_sq += s * s;
+    blocks += 1;
+  }
+}
+
+double BatchMeans::long_run_variance() const {
+  if (blocks < 2) return NAN;
+  const double mean = sum / blocks;
+  return static_cast<double>(block) * std::max(0.0, (sum_sq - blocks * mean * mean) / (blocks - 1));
+}
+
 Transitions transitions_hysteresis(const double* x, std::size_t n, double dt, double threshold) {
   require(x != nullptr && n > 0, "transitions: no samples");
   require(dt > 0 && std::isfinite(dt), "transitions: dt must be positive");

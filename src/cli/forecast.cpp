@@ -3,7 +3,7 @@
 //
 // Sample runs:
 //   msrom forecast -data data.h5 -model model.h5 -output forecast/forecast.h5
-//   mpiexec -n 2 msrom forecast -data data.h5 -model model.h5 -forecast_leads 0.5,1,2 -forecast_leads_time 5 \
+//   mpiexec -n 2 msrom forecast -data data.h5 -model model.h5 -forecast_leads 0.5,1,2 -forecast_leads_time 5
 //       -forecast_lyapunov_time 0.28 -output forecast/forecast.h5
 #include <cmath>
 #include <cstdio>

@@ -22,12 +22,36 @@ ForcingModel ForcingModel::load(const h5::File& f, const std::string& group, con
   fm.std = Eigen::Map<const Eigen::VectorXd>(sd.data(), static_cast<Eigen::Index>(sd.size()));
   if (!fm.mean.allFinite() || !(fm.std.array() > 0).all() || !fm.std.allFinite())
     throw fail(group + "/normalization holds non-finite or non-positive values");
+  fm.gain = Eigen::VectorXd::Ones(fm.mean.size());
+  if (f.exists(group + "/gain")) {
+    const auto g = f.read(group + "/gain");
+    if (g.size() != mean.size()) throw fail(group + "/gain has " + std::to_string(g.size()) + " entries, not d");
+    fm.gain = Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
+    if (!fm.gain.allFinite() || !(fm.gain.array() > 0).all()) throw fail(group + "/gain holds non-finite or non-positive values");
+  }
   fm.dt = f.read_double_attribute(group, "dt");
   const double m = f.read_double_attribute(group, "m"), tau = f.read_double_attribute(group, "tau_samples"),
                members = f.read_double_attribute(group, "members");
   if (!(fm.dt > 0) || !std::isfinite(fm.dt)) throw fail(group + " has a bad dt");
   if (!(m >= 1 && m <= 1e4) || !(tau >= 1 && tau <= 1e9) || !(members >= 1 && members <= 1e5))
     throw fail(group + " has a bad m, tau_samples or members attribute");
+  fm.node_mean = Eigen::MatrixXd::Zero(fm.mean.size(), static_cast<Eigen::Index>(members));
+  if (f.exists(group + "/node_mean")) {
+    const auto shape = f.shape(group + "/node_mean");
+    if (shape.size() != 2 || shape[0] != static_cast<hsize_t>(members) || shape[1] != mean.size())
+      throw fail(group + "/node_mean has the wrong shape (members x d)");
+    const auto v = f.read(group + "/node_mean");
+    fm.node_mean = Eigen::Map<const Eigen::MatrixXd>(v.data(), fm.mean.size(), static_cast<Eigen::Index>(members));
+    if (!fm.node_mean.allFinite()) throw fail(group + "/node_mean holds non-finite values");
+  }
+  fm.white = Eigen::VectorXd::Zero(fm.mean.size());
+  if (f.exists(group + "/white_diffusion")) {
+    const auto w = f.read(group + "/white_diffusion");
+    if (w.size() != mean.size()) throw fail(group + "/white_diffusion has " + std::to_string(w.size()) + " entries, not d");
+    fm.white = Eigen::Map<const Eigen::VectorXd>(w.data(), static_cast<Eigen::Index>(w.size()));
+    if (!fm.white.allFinite() || (fm.white.array() < 0).any())
+      throw fail(group + "/white_diffusion holds non-finite or negative values");
+  }
   fm.m = static_cast<int>(m);
   fm.tau = static_cast<Eigen::Index>(tau);
   if (f.has_attribute(group, "series")) fm.series = f.read_string_attribute(group, "series");
@@ -48,6 +72,24 @@ ForcingModel ForcingModel::load(const h5::File& f, const std::string& group, con
     if (!fm.initial_states.allFinite()) throw fail(group + "/initial_states holds non-finite values");
   }
   return fm;
+}
+
+void ForcingModel::use_closure(const std::string& closure) {
+  const auto d = mean.size();
+  if (gain.size() != d) gain = Eigen::VectorXd::Ones(d);
+  if (node_mean.rows() != d || node_mean.cols() != members()) node_mean = Eigen::MatrixXd::Zero(d, members());
+  if (white.size() != d) white = Eigen::VectorXd::Zero(d);
+  if (closure == "white") {
+    gain.setOnes();
+  } else if (closure == "gain") {
+    white.setZero();
+  } else if (closure == "none") {
+    gain.setOnes();
+    node_mean.setZero();
+    white.setZero();
+  } else {
+    throw InputError("-forcing_closure: '" + closure + "' is not white, gain or none");
+  }
 }
 
 }  // namespace msrom::node

@@ -11,6 +11,7 @@
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/options.hpp"
 #include "msrom/core/progress.hpp"
+#include "msrom/node/forcing_model.hpp"
 #include "msrom/rom/langevin.hpp"
 #include "msrom/score/score_model.hpp"
 
@@ -67,6 +68,13 @@ LearnForcingConfig read_learn_forcing_options(const Options& o, bool read_paths)
   c.check_trajectories = static_cast<int>(
       o.integer("forcing_check_trajectories", c.check_trajectories, "free NODE runs of the ACF check", 1, 100000));
   c.check_time = o.positive("forcing_check_time", c.check_time, "length (time) of each free run");
+  c.gain_block = o.real("forcing_gain_block", c.gain_block, "block (time) of the long-run variances of the amplitude "
+                                                            "fit; 0: 4 x the residual ACF's first zero", 0.0);
+  if (c.gain_block > 0 && 2 * c.gain_block > c.check_time)
+    throw InputError("-forcing_gain_block: " + std::to_string(c.gain_block) + " is more than half a free run of "
+                     "-forcing_check_time " + std::to_string(c.check_time));
+  c.refit = o.flag("forcing_refit", false, "redo the ACF check and the amplitude fit of the NODEs already in the "
+                                           "group (no training)");
   c.progress = read_progress_mode(o);
   return c;
 }
@@ -198,68 +206,119 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     }
   }
   const std::size_t zero = first_zero(rho);
-  const DelaySeries series{&res.r, cfg.m, tau};
-  const auto starts = window_starts(series, res.segments, cfg.train.steps);
+
+  // 3. The NODE ensemble: trained here, or (-forcing_refit) the one in the group, with its embedding.
+  int m_embed = cfg.m, members = cfg.members, window = cfg.train.steps;
+  std::vector<nn::Mlp> nets;
+  std::vector<std::vector<double>> losses;
+  if (cfg.refit) {
+    const auto file = h5::File::open(cfg.model, "-model");
+    auto fm = ForcingModel::load(file, cfg.group);
+    if (fm.series != cfg.series)
+      throw InputError("-forcing_refit: " + cfg.group + " holds a NODE of the " + fm.series + ", not of the " +
+                       cfg.series + " (-forcing_series)");
+    if (std::abs(fm.dt - res.dt) > 1e-9 * res.dt)
+      throw InputError("-forcing_refit: " + cfg.group + " was trained at dt " + std::to_string(fm.dt) + ", '" +
+                       cfg.data + "' is sampled at " + std::to_string(res.dt));
+    m_embed = fm.m;
+    tau = fm.tau;
+    members = fm.members();
+    nets = std::move(fm.nets);
+    const double w = file.read_double_attribute(cfg.group, "window");  // the starts of steps 4 and 5 depend on it
+    if (!(w >= 1 && w <= 1e9)) throw InputError("-model: " + cfg.group + " has a bad window attribute");
+    window = static_cast<int>(w);
+    if (file.exists(cfg.group + "/loss")) {
+      const auto shape = file.shape(cfg.group + "/loss");
+      const auto l = file.read(cfg.group + "/loss");
+      if (shape.size() == 2 && shape[0] == static_cast<hsize_t>(members))
+        for (int i = 0; i < members; ++i)
+          losses.emplace_back(l.begin() + static_cast<std::ptrdiff_t>(i * shape[1]),
+                              l.begin() + static_cast<std::ptrdiff_t>((i + 1) * shape[1]));
+    }
+  }
+  const DelaySeries series{&res.r, m_embed, tau};
+  const auto starts = window_starts(series, res.segments, window);
   if (starts.empty())
     throw InputError("-forcing_window: no member's training series holds a window of " +
-                     std::to_string(cfg.train.steps) + " steps after the embedding span (m - 1) tau = " +
+                     std::to_string(window) + " steps after the embedding span (m - 1) tau = " +
                      std::to_string(series.first()) + " samples (-forcing_m, -forcing_tau)");
 
-  // 3. The NODE ensemble.
-  std::vector<int> widths{series.dim()};
-  widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
-  widths.push_back(series.dim());
-  std::vector<nn::Mlp> nets;
-  for (int i = 0; i < cfg.members; ++i)
-    nets.emplace_back(widths, nn::activation_from_string(cfg.activation), cfg.seed + static_cast<std::uint64_t>(i));
-  TrainOptions to = cfg.train;
-  to.seed = cfg.seed;
-  std::unique_ptr<Progress> progress;
-  if (cfg.progress != ProgressMode::never && rank(comm) == 0) {
-    const int groups = std::min(size(comm), cfg.members);
-    const int mine = (cfg.members + groups - 1) / groups;  // rank 0's group trains members 0, groups, ...
-    progress = std::make_unique<Progress>("learn-forcing: NODE training", double(mine) * to.iterations,
-                                          cfg.progress);
-    auto done = std::make_shared<long>(0);
-    to.on_step = [p = progress.get(), done](int, double) { p->update(static_cast<double>(++*done)); };
+  if (!cfg.refit) {
+    std::vector<int> widths{series.dim()};
+    widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
+    widths.push_back(series.dim());
+    for (int i = 0; i < members; ++i)
+      nets.emplace_back(widths, nn::activation_from_string(cfg.activation), cfg.seed + static_cast<std::uint64_t>(i));
+    TrainOptions to = cfg.train;
+    to.seed = cfg.seed;
+    std::unique_ptr<Progress> progress;
+    if (cfg.progress != ProgressMode::never && rank(comm) == 0) {
+      const int groups = std::min(size(comm), members);
+      const int mine = (members + groups - 1) / groups;  // rank 0's group trains members 0, groups, ...
+      progress = std::make_unique<Progress>("learn-forcing: NODE training", double(mine) * to.iterations,
+                                            cfg.progress);
+      auto done = std::make_shared<long>(0);
+      to.on_step = [p = progress.get(), done](int, double) { p->update(static_cast<double>(++*done)); };
+    }
+    train_ensemble(nets, series, starts, res.dt, to, comm, &losses);
+    if (progress) progress->finish();
   }
-  std::vector<std::vector<double>> losses;
-  train_ensemble(nets, series, starts, res.dt, to, comm, &losses);
-  if (progress) progress->finish();
 
-  // 4. The ACF check: free runs from data delay vectors spread over the training windows.
+  // 4. The ACF check and the amplitude fit: free runs from data delay vectors spread over the training windows.
   std::vector<Index> t0;
   for (int j = 0; j < cfg.check_trajectories; ++j)
     t0.push_back(starts[static_cast<std::size_t>((static_cast<double>(j) + 0.5) / cfg.check_trajectories *
                                                  static_cast<double>(starts.size()))]);
   const auto run_steps = std::max<Index>(static_cast<Index>(lags) + 2, std::llround(cfg.check_time / res.dt));
+  Index block = 4 * std::max<Index>(1, static_cast<Index>(zero));
+  if (cfg.gain_block > 0) block = std::max<Index>(1, std::llround(cfg.gain_block / res.dt));
+  block = std::min(block, run_steps / 2);
   std::vector<double> pooled(lags + 1, 0.0);
   double worst = 0, var_sum = 0;
   long diverged = 0, good = 0;
-  std::vector<double> member_error(static_cast<std::size_t>(cfg.members), 0.0);
-  // Members are checked by rank groups too (round-robin over the ranks), then shared.
-  std::vector<double> acfs(static_cast<std::size_t>(cfg.members) * (lags + 3), 0.0);
-  for (int i = rank(comm); i < cfg.members; i += size(comm)) {
-    const MatrixXd x = free_run(nets[static_cast<std::size_t>(i)], series, t0, res.dt, run_steps);
-    double* out = &acfs[static_cast<std::size_t>(i) * (lags + 3)];
+  std::vector<double> member_error(static_cast<std::size_t>(members), 0.0);
+  // Members are checked by rank groups too (round-robin over the ranks), then shared. Per member:
+  // [ACF (lags + 1) | variance | diverged runs | batch-mean sums, sums of squares, blocks (3 per component)].
+  const std::size_t width = lags + 3 + 3 * static_cast<std::size_t>(d);
+  std::vector<double> acfs(static_cast<std::size_t>(members) * width, 0.0);
+  for (int i = rank(comm); i < members; i += size(comm)) {
+    double* out = &acfs[static_cast<std::size_t>(i) * width];
     double used = 0;
-    for (Index b = 0; b < x.cols(); ++b) {
-      if (!x.col(b).allFinite()) {
-        out[lags + 2] += 1;
-        continue;
+    for (int j = 0; j < d; ++j) {
+      const MatrixXd x = free_run(nets[static_cast<std::size_t>(i)], series, t0, res.dt, run_steps, j);
+      analysis::BatchMeans bm{static_cast<std::size_t>(block)};
+      for (Index b = 0; b < x.cols(); ++b) {
+        if (!x.col(b).allFinite()) {
+          if (j == 0) out[lags + 2] += 1;
+          continue;
+        }
+        bm.add(x.col(b).data(), static_cast<std::size_t>(x.rows()));
+        if (j > 0) continue;
+        const auto a = analysis::acf(x.col(b).data(), static_cast<std::size_t>(x.rows()), lags);
+        for (std::size_t k = 0; k <= lags; ++k) out[k] += a[k];
+        const double mu = x.col(b).mean();
+        out[lags + 1] += (x.col(b).array() - mu).square().mean();
+        used += 1;
       }
-      const auto a = analysis::acf(x.col(b).data(), static_cast<std::size_t>(x.rows()), lags);
-      for (std::size_t k = 0; k <= lags; ++k) out[k] += a[k];
-      const double mu = x.col(b).mean();
-      out[lags + 1] += (x.col(b).array() - mu).square().mean();
-      used += 1;
+      double* g = out + lags + 3 + 3 * j;
+      g[0] = bm.sum, g[1] = bm.sum_sq, g[2] = bm.blocks;
     }
     if (used > 0)
       for (std::size_t k = 0; k <= lags + 1; ++k) out[k] /= used;
   }
   MPI_Allreduce(MPI_IN_PLACE, acfs.data(), static_cast<int>(acfs.size()), MPI_DOUBLE, MPI_SUM, comm);
-  for (int i = 0; i < cfg.members; ++i) {
-    const double* a = &acfs[static_cast<std::size_t>(i) * (lags + 3)];
+  // Each NODE's own mean (the hybrid ROM centres its r_hat on it) and the long-run variance about it, pooled.
+  MatrixXd node_mean = MatrixXd::Zero(d, members);
+  VectorXd node_ss = VectorXd::Zero(d), node_dof = VectorXd::Zero(d);
+  for (int i = 0; i < members; ++i) {
+    const double* a = &acfs[static_cast<std::size_t>(i) * width];
+    for (int j = 0; j < d; ++j) {  // in member order: the same for any rank count
+      const double* g = a + lags + 3 + 3 * j;
+      if (g[2] < 1) continue;
+      node_mean(j, i) = g[0] / g[2];
+      node_ss(j) += std::max(0.0, g[1] - g[0] * g[0] / g[2]);
+      node_dof(j) += g[2] - 1;
+    }
     diverged += std::lround(a[lags + 2]);
     if (a[lags + 2] >= cfg.check_trajectories) {
       member_error[static_cast<std::size_t>(i)] = NAN;
@@ -278,29 +337,59 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     for (auto& v : pooled) v /= static_cast<double>(good);
     pooled_error = max_abs_diff(pooled, rho, zero);
   }
-  VectorXd sigma_l = res.std * std::sqrt(res.dt / 2);
+  // The amplitude: sigma_L^2 S_node = D, D = (sigma sigma^T)_jj the diffusion of the Langevin model whose white
+  // noise the forcing replaces (so the hybrid keeps its invariant density), and the gain g on std_r it means.
+  // The residual's own long-run variance gives D_res = std_r^2 S_res dt / 2, reported beside D.
+  VectorXd lrv_res(d), lrv_node(d), gain = VectorXd::Ones(d), sigma_l = res.std * std::sqrt(res.dt / 2),
+           white = VectorXd::Zero(d);
+  const VectorXd diffusion = (lm.sigma * lm.sigma.transpose()).diagonal();
+  for (int j = 0; j < d; ++j) {
+    analysis::BatchMeans bm{static_cast<std::size_t>(block)};
+    for (const auto& [b, e] : res.segments)
+      bm.add(res.r.data() + j + b * d, static_cast<std::size_t>(e - b), static_cast<std::size_t>(d));
+    lrv_res(j) = bm.long_run_variance();
+    lrv_node(j) = node_dof(j) >= 1 ? static_cast<double>(block) * node_ss(j) / node_dof(j) : NAN;
+    if (cfg.series == "state") continue;
+    const double sl = std::sqrt(diffusion(j) / lrv_node(j));
+    if (std::isfinite(sl) && sl > 0) {
+      sigma_l(j) = sl;
+      gain(j) = sl * std::sqrt(2 / res.dt) / res.std(j);
+      white(j) = std::max(0.0, diffusion(j) - res.std(j) * res.std(j) * lrv_node(j) * res.dt / 2);
+    } else if (rank(comm) == 0) {
+      std::fprintf(stderr, "learn-forcing: warning: no amplitude fit for variable %d (long-run variance %g of the "
+                           "NODE runs); sigma_L = std_r sqrt(dt / 2)\n", j, lrv_node(j));
+    }
+  }
 
   // 5. Into model.h5.
   const std::string& G = cfg.group;
   h5::OutputFile out(cfg.model, comm, h5::OutputFile::Update{"-model"});
   out.remove(G);
-  for (int i = 0; i < cfg.members; ++i) nets[static_cast<std::size_t>(i)].save(out, G + "/node/" + std::to_string(i));
+  for (int i = 0; i < members; ++i) nets[static_cast<std::size_t>(i)].save(out, G + "/node/" + std::to_string(i));
   const auto dd = static_cast<hsize_t>(d);
   out.write(G + "/normalization/mean", {dd}, res.mean.data());
   out.write(G + "/normalization/std", {dd}, res.std.data());
-  if (cfg.series == "residual") out.write(G + "/sigma_L", {dd}, sigma_l.data());
+  if (cfg.series == "residual") {
+    out.write(G + "/sigma_L", {dd}, sigma_l.data());
+    out.write(G + "/gain", {dd}, gain.data());
+    out.write(G + "/white_diffusion", {dd}, white.data());
+    out.write(G + "/node_mean", {static_cast<hsize_t>(members), dd}, node_mean.data());
+    out.write(G + "/long_run_variance/residual", {dd}, lrv_res.data());
+    out.write(G + "/long_run_variance/node", {dd}, lrv_node.data());
+    out.attribute(G + "/long_run_variance", "block", static_cast<double>(block) * res.dt);
+  }
   out.write(G + "/residual_acf", rho);
   std::vector<double> loss_flat;
   for (const auto& l : losses) loss_flat.insert(loss_flat.end(), l.begin(), l.end());
-  out.write(G + "/loss", {static_cast<hsize_t>(cfg.members), static_cast<hsize_t>(cfg.train.iterations)},
+  out.write(G + "/loss", {static_cast<hsize_t>(losses.size()), losses.empty() ? 0 : static_cast<hsize_t>(losses[0].size())},
             loss_flat.data());
   out.write(G + "/acf_node", pooled);
-  out.attribute(G, "m", std::int64_t{cfg.m});
+  out.attribute(G, "m", std::int64_t{m_embed});
   out.attribute(G, "tau", static_cast<double>(tau) * res.dt);
   out.attribute(G, "tau_samples", static_cast<std::int64_t>(tau));
   out.attribute(G, "dt", res.dt);
-  out.attribute(G, "members", std::int64_t{cfg.members});
-  out.attribute(G, "window", std::int64_t{cfg.train.steps});
+  out.attribute(G, "members", std::int64_t{members});
+  out.attribute(G, "window", std::int64_t{window});
   out.attribute(G, "acf_error", pooled_error);
   out.attribute(G, "series", cfg.series);
   out.attribute(G, "phi", lm.source);
@@ -323,6 +412,18 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   m.set("std.residual", res.std(0));
   m.set("mean.residual", res.mean(0));
   m.set("sigma_L", sigma_l(0));
+  if (cfg.series == "residual") {
+    m.set("gain.forcing", gain(0));
+    m.set("long_run_variance.residual", lrv_res(0));
+    m.set("long_run_variance.node", lrv_node(0));
+    m.set("mean.node", node_mean.row(0).mean());
+    m.set("mean_max.node", node_mean.row(0).cwiseAbs().maxCoeff());
+    m.set("gain_block.forcing", static_cast<double>(block) * res.dt);
+    m.set("diffusion.langevin", diffusion(0));
+    m.set("diffusion.node", res.std(0) * res.std(0) * lrv_node(0) * res.dt / 2);
+    m.set("white_diffusion.forcing", white(0));
+    m.set("diffusion.residual", res.std(0) * res.std(0) * lrv_res(0) * res.dt / 2);
+  }
   m.set("acf_error.node", pooled_error);
   m.set("acf_error_max.node", worst);
   m.set("std.node", good > 0 ? std::sqrt(var_sum / static_cast<double>(good)) : NAN);
@@ -331,8 +432,8 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   for (const auto& l : losses) {
     if (l.empty()) continue;
     const std::size_t tail = std::min<std::size_t>(10, l.size());
-    first += l.front() / cfg.members;
-    for (std::size_t k = l.size() - tail; k < l.size(); ++k) last += l[k] / static_cast<double>(tail) / cfg.members;
+    first += l.front() / members;
+    for (std::size_t k = l.size() - tail; k < l.size(); ++k) last += l[k] / static_cast<double>(tail) / members;
   }
   m.set("loss_initial.node", first);
   m.set("loss_final.node", last);

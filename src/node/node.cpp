@@ -257,7 +257,8 @@ void train_ensemble(std::vector<nn::Mlp>& nets, const DelaySeries& data, const s
   }
 }
 
-MatrixXd free_run(const nn::Mlp& net, const DelaySeries& data, const std::vector<Index>& t0, double h, Index steps) {
+MatrixXd free_run(const nn::Mlp& net, const DelaySeries& data, const std::vector<Index>& t0, double h, Index steps,
+                  Index row) {
   const Index n = data.dim(), B = static_cast<Index>(t0.size());
   MatrixXd U(n, B);
   for (Index b = 0; b < B; ++b) data.gather(t0[static_cast<std::size_t>(b)], U.col(b).data());
@@ -265,7 +266,7 @@ MatrixXd free_run(const nn::Mlp& net, const DelaySeries& data, const std::vector
   nn::Workspace ws;
   for (Index k = 0; k < steps; ++k) {
     rk4_step(net, U, h, s, ws);
-    out.row(k) = U.row(0);
+    out.row(k) = U.row(row);
   }
   return out;
 }

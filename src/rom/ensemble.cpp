@@ -256,7 +256,7 @@ void Engine::initial_conditions() {
 
 // After the deterministic part of step n (t_n -> t_n + dt): noise, divergence, statistics, saving.
 void Engine::post_step(std::int64_t n, Eigen::Ref<Eigen::MatrixXd> u) {
-  const std::uint64_t q0 = static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(d_);
+  const std::uint64_t q0 = static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(obs_);  // noise: observed rows
   const std::int64_t after = n + 1 - burn_;  // steps after burn-in, including this one
   const bool stat = after > 0 && after % cfg_.stats_every == 0;
   const bool save = after > 0 && cfg_.save_every > 0 && after % cfg_.save_every == 0 && after / cfg_.save_every <= nsave_;
@@ -267,8 +267,8 @@ void Engine::post_step(std::int64_t n, Eigen::Ref<Eigen::MatrixXd> u) {
     } else {
       if (noisy_) {
         auto& noise = noise_[m];
-        for (int j = 0; j < d_; ++j) xi[j] = noise(q0 + static_cast<std::uint64_t>(j));
-        for (int j = 0; j < d_; ++j) {
+        for (int j = 0; j < obs_; ++j) xi[j] = noise(q0 + static_cast<std::uint64_t>(j));
+        for (int j = 0; j < obs_; ++j) {
           double s = 0;
           for (int l = 0; l <= j; ++l) s += noise_scale_(j, l) * xi[l];
           u(j, m) += s;
@@ -680,7 +680,8 @@ EnsembleConfig read_ensemble_options(const Options& o, bool read_paths, const st
 }
 
 EnsembleResult run_ensemble(Rom& rom, const EnsembleConfig& cfg, MPI_Comm comm) {
-  if (rom.white_noise() && rom.dim() > 16) throw InputError("-model: more than 16 dimensions driven by white noise");
+  if (rom.white_noise() && rom.observed_dim() > 16)
+    throw InputError("-model: more than 16 dimensions driven by white noise");
   // A config built in code (not read from options) runs all its members unless it names a sub-range.
   EnsembleConfig c = cfg;
   if (c.member_count == 0) c.member_count = c.members - c.member_begin;

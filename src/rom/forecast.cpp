@@ -58,6 +58,7 @@ ForecastConfig read_forecast_options(const Options& o, bool read_paths) {
   c.examples = static_cast<int>(o.integer("forecast_examples", c.examples, "example transitions stored for figures", 0, 64));
   c.example_lead = o.positive("forecast_example_lead", c.example_lead, "lead of the examples (Lyapunov times)");
   c.check_time = o.positive("forecast_check_time", c.check_time, "free-run length of the residual check (time)");
+  c.closure = read_forcing_closure(o);
   c.progress = read_progress_mode(o);
   return c;
 }
@@ -105,7 +106,8 @@ Metrics forecast(const ForecastConfig& cfg, MPI_Comm comm) {
   const auto mf = h5::File::open(cfg.model, "-model");
   auto lm = LangevinModel::load(mf);
   if (lm.clock_rows() > 0) throw InputError("-model: '" + cfg.model + "' is clock-driven; forecast supports autonomous models");
-  const auto forcing = node::ForcingModel::load(mf, "/forcing");
+  auto forcing = node::ForcingModel::load(mf, "/forcing");
+  forcing.use_closure(cfg.closure);
   const auto baseline = node::ForcingModel::load(mf, "/baseline_node");
   if (!forcing.phi_source.empty()) lm.use(forcing.phi_source);
   const int d = lm.dim();
@@ -235,6 +237,7 @@ Metrics forecast(const ForecastConfig& cfg, MPI_Comm comm) {
     base_stepper.assign(std::move(node), baseline.members());
   }
   const MatrixXd sigma = std::sqrt(2 * dt) * lm.sigma;
+  const MatrixXd hybrid_noise = std::sqrt(2 * dt) * hybrid.noise_factor();
   double total_steps = 0;
   for (int l = 0; l < L; ++l) total_steps += static_cast<double>(lead_steps[l] + tol);
   Progress progress("forecast", total_steps, cfg.progress);
@@ -303,6 +306,9 @@ Metrics forecast(const ForecastConfig& cfg, MPI_Comm comm) {
         noise[c].normals(static_cast<std::uint64_t>(n), xi.data(), xi.size());
         for (int j = 0; j < d; ++j)
           for (int i = 0; i <= j; ++i) Ul(j, c) += sigma(j, i) * xi[static_cast<std::size_t>(i)];
+        // The hybrid's white closure (if any) on the same numbers: common random numbers for both models.
+        if (hybrid.white_noise())
+          for (int j = 0; j < d; ++j) Uh(j, c) += hybrid_noise(j, j) * xi[static_cast<std::size_t>(j)];
       }
       base_stepper.step(baseline.nets, W, dt);
       // Scores at sample s + n + 1.

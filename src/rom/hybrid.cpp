@@ -3,9 +3,16 @@
 #include <cmath>
 
 #include "msrom/core/errors.hpp"
+#include "msrom/core/options.hpp"
 #include "msrom/node/node.hpp"
 
 namespace msrom::rom {
+
+std::string read_forcing_closure(const Options& o) {
+  return o.choice("forcing_closure", "white", {"white", "gain", "none"},
+                  "hybrid ROM: closure of the NODE forcing's missing long-run variance: white noise, the fitted gain, "
+                  "or none (rom/hybrid.hpp)");
+}
 
 int node_substeps(double dt, double dt_f, const std::string& option) {
   const double ratio = dt / dt_f;
@@ -31,12 +38,22 @@ HybridRom::HybridRom(LangevinModel langevin, node::ForcingModel forcing)
   if (!f_.phi_source.empty()) m_.use(f_.phi_source);
   mean_ = m_.state_mean();
   std_ = m_.state_std();
-  zero_ = Eigen::MatrixXd::Zero(dim(), dim());
+  if (f_.gain.size() == 0) f_.gain = Eigen::VectorXd::Ones(d_);  // a model built in code: unfitted
+  if (f_.node_mean.size() == 0) f_.node_mean = Eigen::MatrixXd::Zero(d_, f_.members());
+  if (f_.white.size() == 0) f_.white = Eigen::VectorXd::Zero(d_);
+  if (f_.gain.size() != d_ || f_.node_mean.rows() != d_ || f_.node_mean.cols() != f_.members() ||
+      f_.white.size() != d_)
+    throw InputError("-model: " + f_.group + " has a gain, node_mean or white_diffusion of the wrong size");
+  amplitude_ = f_.std.cwiseProduct(f_.gain);
+  noise_ = Eigen::MatrixXd::Zero(dim(), dim());
+  for (int j = 0; j < d_; ++j) noise_(j, j) = std::sqrt(f_.white(j));
+  white_ = (f_.white.array() > 0).any();
 }
 
 void HybridRom::prepare(std::int64_t begin, std::int64_t count, double dt) {
   substeps_ = node_substeps(dt, f_.dt, "-ts_dt");
   dt_ = dt;
+  begin_ = begin;
   std::vector<int> node(static_cast<std::size_t>(count));
   for (std::int64_t c = 0; c < count; ++c) node[static_cast<std::size_t>(c)] = node_of(begin + c);
   stepper_.assign(std::move(node), f_.members());
@@ -50,10 +67,12 @@ void HybridRom::initial_state(std::int64_t member, const Philox& rng, double* u)
 }
 
 void HybridRom::drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) {
-  // Slow rows: Phi s(u) + mean_r + std_r r_hat.
+  // Slow rows: Phi s(u) + mean_r + g std_r (r_hat - mu_k).
   m_.drift(t, U.topRows(d_), F.topRows(d_), ws_);
-  for (Eigen::Index c = 0; c < U.cols(); ++c)
-    for (int j = 0; j < d_; ++j) F(j, c) += f_.mean(j) + f_.std(j) * U(d_ + j, c);
+  for (Eigen::Index c = 0; c < U.cols(); ++c) {
+    const int k = node_of(begin_ + c);
+    for (int j = 0; j < d_; ++j) F(j, c) += f_.mean(j) + amplitude_(j) * (U(d_ + j, c) - f_.node_mean(j, k));
+  }
   // NODE rows: the RK4 increment over dt, divided by dt.
   const int n = f_.state_dim();
   v_ = U.bottomRows(n);

@@ -34,6 +34,7 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
   const std::string forcing = o.choice("ensemble_forcing", "white", {"white", "node"},
                                        "forcing of a model file: white noise (Langevin ROM) or the NODE ensemble of "
                                        "/forcing (hybrid ROM)");
+  const std::string closure = read_forcing_closure(o);
   if (model == "ou" || model == "double_well") return std::make_unique<AnalyticRom>(model, phi);
   if (model == "homogenised") {
     const auto d = systems::LorenzDriver::read(o);
@@ -45,7 +46,9 @@ std::unique_ptr<Rom> make_rom(const std::string& model, const Options& o) {
   auto m = LangevinModel::load(file);
   if (forcing == "node") {
     if (!which.empty()) throw InputError("-langevin_phi: the hybrid ROM uses the Phi its forcing was learned against");
-    return std::make_unique<HybridRom>(std::move(m), node::ForcingModel::load(file, "/forcing"));
+    auto f = node::ForcingModel::load(file, "/forcing");
+    f.use_closure(closure);
+    return std::make_unique<HybridRom>(std::move(m), std::move(f));
   }
   if (!which.empty()) m.use(which);
   if (current) m.build_phase_current();

@@ -584,6 +584,7 @@ TEST_CASE("coarse-dns: bad input exits 2 with one line naming the option or file
 }
 
 // ---- learn-forcing (issue 5, stage 1): the neural-ODE forcing on the ci pipeline's output.
+#include "msrom/analysis/statistics.hpp"
 #include "msrom/rom/langevin.hpp"
 #include "msrom/score/score_model.hpp"
 
@@ -647,9 +648,52 @@ TEST_CASE("learn-forcing on the ci pipeline output: /forcing per the contract, t
     const double mean = s1 / n, sd = std::sqrt(s2 / n - mean * mean);
     CHECK(f.read("/forcing/normalization/mean")[0] == Approx(mean).epsilon(1e-6));
     CHECK(f.read("/forcing/normalization/std")[0] == Approx(sd).epsilon(1e-9));
-    CHECK(f.read("/forcing/sigma_L")[0] == Approx(sd * std::sqrt(dt / 2)).epsilon(1e-9));
+    // The amplitude fit (step 6): the residual's long-run variance by batch means, recomputed here with the
+    // block the rule gives (4 x the ACF's first zero, at most half of a free run of max(lags + 2, 4 / dt)
+    // steps); sigma_L^2 S_node = D of the Langevin model; gain = sigma_L sqrt(2 / dt) / std_r.
+    std::size_t zero = 1;
+    while (zero < rho.size() && rho[zero] > 0) ++zero;
+    const auto run_steps = std::max<std::size_t>(rho.size() + 1, 400);
+    const auto block = std::min<std::size_t>(4 * zero, run_steps / 2);
+    CHECK(f.read_double_attribute("/forcing/long_run_variance", "block") == Approx(block * dt).epsilon(1e-12));
+    msrom::analysis::BatchMeans bm{block};
+    std::vector<double> seg;
+    for (Eigen::Index i = 0; i + 1 < u.cols(); ++i) {
+      if (td.series_start[static_cast<std::size_t>(i + 1)]) {
+        bm.add(seg.data(), seg.size());
+        seg.clear();
+        continue;
+      }
+      seg.push_back(((u(0, i + 1) - u(0, i)) / dt - F(0, i) - mean) / sd);
+    }
+    bm.add(seg.data(), seg.size());
+    CHECK(f.read("/forcing/long_run_variance/residual")[0] == Approx(bm.long_run_variance()).epsilon(1e-6));
+    const double s_node = f.read("/forcing/long_run_variance/node")[0];
+    const double sigma_l = f.read("/forcing/sigma_L")[0], D = lm.sigma(0, 0) * lm.sigma(0, 0);
+    CHECK(s_node > 0);
+    CHECK(sigma_l * sigma_l * s_node == Approx(D).epsilon(1e-12));
+    CHECK(f.read("/forcing/gain")[0] == Approx(sigma_l * std::sqrt(2 / dt) / sd).epsilon(1e-12));
+    CHECK(f.shape("/forcing/node_mean") == msrom::h5::Shape{3, 1});
+    CHECK(f.read("/forcing/white_diffusion")[0] ==
+          Approx(std::max(0.0, D - sd * sd * s_node * dt / 2)).epsilon(1e-12).margin(1e-15));
   }
   CHECK(params[0] == params[1]);  // bitwise, member groups and data-parallel blocks alike
+  // -forcing_refit: the check and the fit again on the stored NODEs, no training: the same group, bit for bit.
+  {
+    const std::string model = dir + "/model_np1.h5", refit = dir + "/model_refit.h5";
+    REQUIRE(std::system(("cp " + model + " " + refit).c_str()) == 0);
+    // Training options that would change every number if it trained (it must not).
+    const auto r = run("learn-forcing -forcing_refit -data " + dir + "/data.h5 -model " + refit +
+                       " -forcing_iterations 5 -forcing_lr 0.5 -forcing_check_trajectories 4 -forcing_check_time 4 "
+                       "-progress never", 2);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    auto a = msrom::h5::File::open(model), b = msrom::h5::File::open(refit);
+    for (const char* ds : {"/forcing/node/0/params", "/forcing/node/2/params", "/forcing/loss", "/forcing/sigma_L",
+                           "/forcing/gain", "/forcing/node_mean", "/forcing/acf_node", "/forcing/initial_states",
+                           "/forcing/long_run_variance/node", "/forcing/white_diffusion"})
+      CHECK(a.read(ds) == b.read(ds));
+  }
   const auto h = run("learn-forcing -help");
   CHECK(h.code == 0);
   for (const char* opt : {"-forcing_m", "-forcing_tau", "-forcing_hidden", "-forcing_members", "-forcing_window",
@@ -678,6 +722,9 @@ TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or f
       {ok + "-data " + data + " -model " + model + " -forcing_lr -1", "-forcing_lr"},
       {ok + "-data " + data + " -model " + model + " -forcing_activation bogus", "-forcing_activation"},
       {ok + "-data " + data + " -model " + model + " -forcing_bogus 1", "-forcing_bogus"},
+      {ok + "-data " + data + " -model " + model + " -forcing_refit", "-model"},  // nothing to refit
+      {ok + "-data " + data + " -model " + model + " -forcing_gain_block 100 -forcing_check_time 20",
+       "-forcing_gain_block"},
   };
   check_bad_inputs(cases, {});
   CHECK_FALSE(msrom::h5::File::open(model).exists("/forcing"));
@@ -737,7 +784,7 @@ TEST_CASE("hybrid ROM ensembles and transition forecasts on the ci pipeline: ran
     const std::string out = dir + "/forecast_np" + std::to_string(np) + ".h5";
     const auto r = run("forecast -data " + data + " -model " + model + " -forecast_members 4 -forecast_leads " +
                        one_sample + ",0.5 -forecast_perturbation 0 -forecast_tolerance 0.1 -forecast_figures false "
-                       "-forecast_check_time 2 -progress never -output " + out, np);
+                       "-forecast_check_time 2 -forcing_closure none -progress never -output " + out, np);
     INFO(r.out << r.err);
     REQUIRE(r.code == 0);
     auto f = msrom::h5::File::open(out);

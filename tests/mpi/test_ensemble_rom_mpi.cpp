@@ -10,6 +10,7 @@
 
 #include "msrom/core/comm.hpp"
 #include "msrom/core/hdf5.hpp"
+#include "msrom/rom/hybrid.hpp"
 #include "msrom/rom/roms.hpp"
 
 using namespace msrom;
@@ -34,6 +35,18 @@ rom::EnsembleConfig config(const std::string& out) {
   c.output = out;
   c.checkpoint = "";
   c.progress = ProgressMode::never;
+  return c;
+}
+// The OU chain's run: 64 members x 20000 steps of dt after a burn-in of 20, statistics at every step.
+rom::EnsembleConfig ou_config(const std::string& out, double dt) {
+  auto c = config(out);
+  c.members = 64;
+  c.dt = dt;
+  c.burn_in = 20;
+  c.steps = 20000;
+  c.save_every = 0;
+  c.stats_every = 1;
+  c.max_lag = 0.5;
   return c;
 }
 }  // namespace
@@ -65,14 +78,7 @@ TEST_CASE("OU ensemble: the Euler-Maruyama chain's exact stationary variance and
   // u_{n+1} = (1 - a) u_n + sqrt(2 a) xi, a = phi dt: stationary variance 1 / (1 - a/2), ACF (1 - a)^k.
   const double phi = 2.0, dt = 0.05, a = phi * dt;
   rom::AnalyticRom ou("ou", phi);
-  auto cfg = config(shared_path("ou"));
-  cfg.members = 64;
-  cfg.dt = dt;
-  cfg.burn_in = 20;
-  cfg.steps = 20000;
-  cfg.save_every = 0;
-  cfg.stats_every = 1;
-  cfg.max_lag = 0.5;
+  const auto cfg = ou_config(shared_path("ou"), dt);
   const auto r = rom::run_ensemble(ou, cfg, MPI_COMM_WORLD);
   const double var = 1 / (1 - a / 2);
   // 1.28e6 samples with correlation time ~1/a = 10 steps: ~1.3e5 effective; std error of the variance
@@ -88,6 +94,50 @@ TEST_CASE("OU ensemble: the Euler-Maruyama chain's exact stationary variance and
     CAPTURE(k);
     CHECK(rho[k] == Approx(std::pow(1 - a, k)).margin(0.01));
   }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank() == 0) std::remove(cfg.output.c_str());
+}
+
+TEST_CASE("Hybrid ROM with the white closure: the engine's white noise on the slow row gives the exact OU chain",
+          "[Parallel]") {
+  // A NODE that stands still (dv/dt = 0) centred on its own state: the coloured forcing vanishes, and the slow
+  // row is u_{n+1} = (1 - a) u_n + sqrt(2 D_w dt) xi with s(u) = -u, Phi = 2, D_w = 2: the OU chain above
+  // (stationary variance 1 / (1 - a/2), a = Phi dt). The NODE row must get no noise (it would move).
+  rom::LangevinModel lm;
+  lm.score.mean = Eigen::VectorXd::Zero(1);
+  lm.score.std = Eigen::VectorXd::Ones(1);
+  lm.score.sigma = 0.05;
+  lm.score.eps_hat = nn::Mlp({1, 1}, nn::Activation::identity, 1);
+  lm.score.eps_hat.weight(0)(0, 0) = 0.05;
+  lm.score.eps_hat.bias(0).setZero();
+  lm.phi = lm.phi_acf = lm.phi_generator = Eigen::MatrixXd::Constant(1, 1, 2.0);
+  lm.sigma = Eigen::MatrixXd::Constant(1, 1, std::sqrt(2.0));
+  lm.source = "acf";
+  node::ForcingModel fm;
+  fm.mean = Eigen::VectorXd::Zero(1);
+  fm.std = Eigen::VectorXd::Constant(1, 0.7);
+  fm.dt = 0.05;
+  fm.m = 1;
+  fm.phi_source = "acf";
+  fm.nets.emplace_back(std::vector<int>{1, 1}, nn::Activation::identity, 1);
+  fm.nets.back().weight(0).setZero();
+  fm.nets.back().bias(0).setZero();
+  fm.initial_states = Eigen::MatrixXd::Constant(1, 1, 0.3);
+  fm.gain = Eigen::VectorXd::Constant(1, 1.9);  // the white closure sets it to 1
+  fm.node_mean = Eigen::MatrixXd::Constant(1, 1, 0.3);
+  fm.white = Eigen::VectorXd::Constant(1, 2.0);
+  fm.use_closure("white");
+  rom::HybridRom hybrid(lm, fm);
+  REQUIRE(hybrid.white_noise());
+  const double dt = 0.05, a = 2.0 * dt;
+  const auto cfg = ou_config(shared_path("hybrid_ou"), dt);
+  const auto r = rom::run_ensemble(hybrid, cfg, MPI_COMM_WORLD);
+  const double var = 1 / (1 - a / 2);
+  CHECK(r.metrics.get("std.hybrid") == Approx(std::sqrt(var)).epsilon(0.01));  // 5 standard errors (above)
+  CHECK(std::abs(r.metrics.get("mean.hybrid")) < 5 * std::sqrt(var * 2 / a / 1.28e6));
+  const auto rho = h5::File::open(cfg.output).read("/ensemble/stats/acf/rho");
+  REQUIRE(rho.size() == 11u);
+  for (int k = 1; k <= 10; ++k) CHECK(rho[k] == Approx(std::pow(1 - a, k)).margin(0.01));
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank() == 0) std::remove(cfg.output.c_str());
 }

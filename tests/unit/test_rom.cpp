@@ -107,6 +107,15 @@ TEST_CASE("Hybrid ROM: the Euler step of the slow variable with the NODE forcing
   }
   fm.initial_states.resize(2, 3);
   fm.initial_states << 1.0, -0.5, 0.25, 0.0, 0.75, -1.0;
+  // The fit (learn-forcing step 6): gain g = 1.5 on std_r, r_hat centred on NODE k's mean mu_k.
+  fm.gain = Eigen::VectorXd::Constant(1, 1.5);
+  fm.node_mean.resize(1, 2);
+  fm.node_mean << 0.2, -0.1;
+  msrom::rom::HybridRom unfitted_rom(lm, [&] {
+    auto f = fm;
+    f.use_closure("none");
+    return f;
+  }());
   msrom::rom::HybridRom rom(lm, fm);
   CHECK(rom.dim() == 3);
   CHECK(rom.observed_dim() == 1);
@@ -124,7 +133,8 @@ TEST_CASE("Hybrid ROM: the Euler step of the slow variable with the NODE forcing
     CHECK(U(0, c) == z);                                               // u_0 ~ N(0, 1) from the member's stream
     CHECK(U.col(c).tail(2) == fm.initial_states.col(((3 + c) / 2) % 3));  // bank vector (g / K) mod bank
   }
-  // The reference recurrence: u += dt (-u/2 + 0.1 + 0.3 v_0); v <- P_k^2 v with the RK4 propagator of A_k.
+  // The reference recurrence: u += dt (-u/2 + 0.1 + 1.5 x 0.3 (v_0 - mu_k)); v <- P_k^2 v with the RK4
+  // propagator of A_k.
   Eigen::Matrix2d P[2];
   for (int k = 0; k < 2; ++k) {
     const Eigen::Matrix2d hA = fm.dt * A[k];
@@ -136,11 +146,39 @@ TEST_CASE("Hybrid ROM: the Euler step of the slow variable with the NODE forcing
     U += dt * F;
     for (int c = 0; c < 4; ++c) {
       const int k = (3 + c) % 2;  // member g runs NODE g mod K
-      R(0, c) += dt * (-0.5 * R(0, c) + 0.1 + 0.3 * R(1, c));
+      R(0, c) += dt * (-0.5 * R(0, c) + 0.1 + 1.5 * 0.3 * (R(1, c) - fm.node_mean(0, k)));
       R.col(c).tail(2) = P[k] * P[k] * R.col(c).tail(2);
     }
   }
   CHECK((U - R).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK_FALSE(rom.white_noise());  // no white_diffusion in the model: no white closure
+  // -forcing_closure none: the residual's own amplitude, u += dt (-u/2 + 0.1 + 0.3 v_0).
+  {
+    unfitted_rom.prepare(3, 4, dt);
+    Eigen::MatrixXd V = R, G(3, 4), W = R;
+    unfitted_rom.drift(0, V, G);
+    for (int c = 0; c < 4; ++c) W(0, c) = -0.5 * V(0, c) + 0.1 + 0.3 * V(1, c);
+    CHECK((G.row(0) - W.row(0)).cwiseAbs().maxCoeff() < 1e-15);
+  }
+  // The closures: "white" keeps the centring, drops the gain and adds white noise of diffusion D_w on the slow
+  // row only; "gain" drops the white noise.
+  {
+    auto f = fm;
+    f.white = Eigen::VectorXd::Constant(1, 0.04);
+    auto g = f;
+    f.use_closure("white");
+    CHECK(f.gain(0) == 1.0);
+    CHECK(f.node_mean(0, 1) == -0.1);
+    msrom::rom::HybridRom white(lm, f);
+    CHECK(white.white_noise());
+    Eigen::MatrixXd expect = Eigen::MatrixXd::Zero(3, 3);
+    expect(0, 0) = 0.2;
+    CHECK(white.noise_factor() == expect);
+    g.use_closure("gain");
+    CHECK(g.gain(0) == 1.5);
+    CHECK_FALSE(msrom::rom::HybridRom(lm, g).white_noise());
+    CHECK_THROWS_AS(g.use_closure("bogus"), msrom::InputError);
+  }
   // And the NODE rows follow the exact flow exp(A t) to RK4 accuracy (t = 1).
   for (int c = 0; c < 4; ++c) {
     const int k = (3 + c) % 2;

@@ -271,6 +271,44 @@ TEST_CASE("integrated time on given autocorrelations", "[analysis]") {
   CHECK(an::integrated_time({1}, 3.0) == Approx(1.5).epsilon(1e-15));
 }
 
+TEST_CASE("batch means: long-run variance by hand, with negative lobes, and of an AR(1) process", "[analysis]") {
+  // Blocks of 2 of {1,3, 5,7, 2,2, 9}: means 2, 6, 2 (the 9 is a partial block, dropped); unbiased variance of the
+  // means 16/3, times the block: 32/3.
+  an::BatchMeans bm{2};
+  const std::vector<double> x{1, 3, 5, 7, 2, 2, 9};
+  bm.add(x.data(), x.size());
+  CHECK(bm.blocks == 3);
+  CHECK(bm.long_run_variance() == Approx(32.0 / 3).epsilon(1e-15));
+  // Pooling: two series added one after the other equal their concatenation when blocks align; stride.
+  an::BatchMeans a{2}, b{2};
+  a.add(x.data(), 2);
+  a.add(x.data() + 2, 4);
+  b.add(x.data(), 6);
+  CHECK(a.long_run_variance() == b.long_run_variance());
+  const std::vector<double> strided{1, -1, 3, -1, 5, -1, 7, -1, 2, -1, 2, -1};
+  an::BatchMeans c{2};
+  c.add(strided.data(), 6, 2);
+  CHECK(c.long_run_variance() == Approx(32.0 / 3).epsilon(1e-15));
+  // An alternating signal has variance 1 but no long-run variance (its ACF's lobes cancel): S = 0 exactly,
+  // where a sum of the ACF truncated at its first zero (integrated_time) would report 1/2 dt.
+  std::vector<double> alt(1000);
+  for (std::size_t i = 0; i < alt.size(); ++i) alt[i] = i % 2 ? -1.0 : 1.0;
+  an::BatchMeans d{10};
+  d.add(alt.data(), alt.size());
+  CHECK(d.long_run_variance() == 0.0);
+  // Fewer than two blocks: NaN.
+  an::BatchMeans e{10};
+  e.add(x.data(), x.size());
+  CHECK(std::isnan(e.long_run_variance()));
+  // AR(1) with unit innovations: S = var (1 + a) / (1 - a) = 1 / (1 - a)^2 = 100 at a = 0.9. Blocks of 1000
+  // (100 correlation times): bias -2a / ((1 - a^2) B) = -0.95%; 4000 blocks: sd sqrt(2 / 4000) = 2.2%. 8% is
+  // 3.5 sd.
+  const auto y = ar1(0.9, 4000000, 5);
+  an::BatchMeans f{1000};
+  f.add(y.data(), y.size());
+  CHECK(f.long_run_variance() == Approx(100.0).epsilon(0.08));
+}
+
 TEST_CASE("hysteresis transitions", "[analysis]") {
   // threshold 1. Index 2 enters the + well (the first well: no transition). Indices 3-6 cross zero but
   // never pass -1; 11 sits exactly at the threshold (not beyond); 14 reaches -1 exactly (not beyond).

@@ -41,6 +41,18 @@ std::vector<double> acf(const double* x, std::size_t n, std::size_t max_lag);
 std::vector<double> autocovariance_sums(const double* x, std::size_t n, std::size_t max_lag, double mean);
 double integrated_time(const std::vector<double>& rho, double dt);
 
+// Batch means: the long-run variance of a stationary series, lim_n n Var(mean of n samples) = var (1 + 2 sum_k
+// rho(k)) (the spectral density at frequency zero, in samples; Green-Kubo: a sum of dt x_i over time T has
+// variance T dt times it). Non-overlapping blocks of `block` samples; several series pool by add() (a tail
+// shorter than a block is dropped). Unlike integrated_time it keeps negative lobes of the ACF, and its bias is
+// O(sum_k k rho(k) / block): blocks must span many correlation times.
+struct BatchMeans {
+  std::size_t block = 1;
+  double sum = 0, sum_sq = 0, blocks = 0;  // of the block means
+  void add(const double* x, std::size_t n, std::size_t stride = 1);
+  double long_run_variance() const;  // NaN with fewer than two blocks
+};
+
 struct Transitions {
   std::vector<std::size_t> index;      // sample index of each transition (time = index * dt)
   std::vector<int> direction;          // +1: into the positive well, -1: into the negative well

@@ -11,18 +11,34 @@
 //    below 0.2 (options).
 // 4. An ensemble of NODEs du/dt = NN(u) (node/node.hpp), member i initialised with seed + i and drawing its
 //    windows with seed + i, trained in parallel, one member per rank group, data-parallel inside a group.
-// 5. sigma_L, the amplitude of the coloured unit-variance forcing in the hybrid step
-//        u_{n+1} = u_n + dt Phi s(u_n) + sqrt(2 dt) sigma_L r_hat_n:
-//    the residual's increments are dt r = dt (mean_r + std_r r_hat), so sigma_L = std_r sqrt(dt / 2) (per
-//    component, at the sample spacing dt it was fitted at; stored with it).
-// 6. Check: a free run of every NODE (from `check_trajectories` data delay vectors) gives the ACF of its first
+// 5. Check: a free run of every NODE (from `check_trajectories` data delay vectors) gives the ACF of its first
 //    component; acf_error.node is the largest |rho_NODE(k) - rho_residual(k)| up to the residual ACF's first
 //    zero crossing, for the members' pooled ACF (acf_error_max.node: the worst single member).
+// 6. sigma_L, the fitted amplitude of the coloured unit-variance forcing in the hybrid step
+//        u_{n+1} = u_n + dt Phi s(u_n) + sqrt(2 dt) sigma_L r_hat_n,
+//    which replaces the Langevin model's white noise sqrt(2 dt) sigma xi_n (sigma sigma^T = sym(Phi)). Over
+//    times long against the forcing's memory the slow variable feels only the forcing's long-run variance
+//    (Green-Kubo: a sum of r_hat_n over N steps has variance N S, S = var (1 + 2 sum_k rho(k)), in samples), so
+//    the hybrid has the Langevin model's diffusion D = (sigma sigma^T)_jj, and with it the learned invariant
+//    density, when 2 sigma_L^2 S = 2 D:  sigma_L = sqrt(D / S_node), S_node that of the NODE's free runs about
+//    each NODE's own mean (the hybrid centres r_hat on it: a NODE's bias would tilt the wells). Stored as the
+//    gain g = sigma_L sqrt(2 / dt) / std_r on the residual's amplitude (g = 1 reproduces a data step exactly),
+//    and as the diffusion D_w = max(0, D - D_node), D_node = std_r^2 S_node dt / 2, that white noise must add to
+//    the unscaled forcing for the same long-run diffusion (the hybrid ROM's closures: rom/hybrid.hpp).
+//    The fit matters: a NODE trained on short windows gets the fast decay right and the slow tail of the ACF
+//    wrong, and its S with it. S by batch means (analysis::BatchMeans) with blocks of -forcing_gain_block
+//    (default: 4 x the residual ACF's first zero, at most half a free run). The residual's own D_res =
+//    std_r^2 S_res dt / 2 is reported beside D (diffusion.residual, diffusion.langevin).
+//    -forcing_refit redoes steps 5 and 6 (and rewrites the group) for the NODEs already in it, without training.
 //
 // model.h5, group /forcing (replaced if present):
 //   /forcing/node/<i>              member i (nn::Mlp::save)
 //   /forcing/normalization/{mean,std}  [d]  of the residual r
-//   /forcing/sigma_L               [d]
+//   /forcing/sigma_L               [d]  sqrt(D / S_node)
+//   /forcing/gain                  [d]  g = sigma_L sqrt(2 / dt) / std_r (rom/hybrid.hpp)
+//   /forcing/white_diffusion       [d]  D_w
+//   /forcing/node_mean             [members, d]  each NODE's free-run mean of r_hat
+//   /forcing/long_run_variance/{residual,node}  [d]  S_res, S_node (samples); attribute block (time)
 //   /forcing/residual_acf          [lags+1]  rho of r_hat (first component)
 //   /forcing/loss                  [members, iterations]  batch loss per Adam step
 //   /forcing/initial_states        [bank, m d]  data delay vectors spread over the training windows (the
@@ -64,6 +80,8 @@ struct LearnForcingConfig {
   std::string lr_schedule = "cosine";
   int check_trajectories = 16;
   double check_time = 20;       // length of each free run (time units)
+  double gain_block = 0;        // batch-means block (time units) of the amplitude fit; 0: automatic
+  bool refit = false;           // check and fit the NODEs already in the group; no training
   std::uint64_t seed = 1;
   ProgressMode progress = ProgressMode::automatic;
 };

@@ -160,8 +160,9 @@ class EnsembleStepper {
 };
 
 // Free runs for the ACF check: from the delay vectors at times `t0` (columns), `steps` RK4 steps of h;
-// returns the first component of the state after every step, one column per trajectory (steps x B).
+// returns component `row` of the state (default 0: r_hat_t of the first variable) after every step, one column
+// per trajectory (steps x B).
 Eigen::MatrixXd free_run(const nn::Mlp& net, const DelaySeries& data, const std::vector<Eigen::Index>& t0, double h,
-                         Eigen::Index steps);
+                         Eigen::Index steps, Eigen::Index row = 0);
 
 }  // namespace msrom::node

@@ -57,14 +57,17 @@ class Rom {
   virtual int dim() const = 0;
   // F = f(t, U) for the columns of U (d x n, normalised coordinates).
   virtual void drift(double t, const Eigen::Ref<const Eigen::MatrixXd>& U, Eigen::Ref<Eigen::MatrixXd> F) = 0;
-  virtual const Eigen::MatrixXd& noise_factor() const = 0;  // Sigma, d x d lower triangular
+  // Sigma, lower triangular; the white noise sqrt(2 dt) Sigma xi drives the observed rows (its leading
+  // observed_dim() x observed_dim() block is used).
+  virtual const Eigen::MatrixXd& noise_factor() const = 0;
   virtual const Eigen::VectorXd& mean() const = 0;          // physical x = mean + std u (observed rows)
   virtual const Eigen::VectorXd& std() const = 0;
 
   // ROMs with an auxiliary state (the hybrid's NODE delay vector) carry it in the rows after the first
   // observed_dim(); only the observed rows are saved and measured.
   virtual int observed_dim() const { return dim(); }
-  // False: the model is driven by its own state, not by white noise (Sigma is not used, no numbers drawn).
+  // False: no white noise (Sigma is not used, no numbers drawn); the hybrid without a white closure is driven
+  // by its own auxiliary state alone.
   virtual bool white_noise() const { return true; }
   // Called once before the run: the rank's members are [begin, begin + count) (global indices), the step dt.
   // InputError if the model cannot run at dt.

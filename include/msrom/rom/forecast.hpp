@@ -59,6 +59,7 @@ struct ForecastConfig {
   int members = 50, transitions = 0, examples = 4;
   double perturbation = 0.01, example_lead = 2;  // example_lead in Lyapunov times
   double check_time = 10;                        // free-run length of the residual check (time units)
+  std::string closure = "white";                 // the hybrid's forcing closure (-forcing_closure; rom/hybrid.hpp)
   std::uint64_t seed = 1;
   ProgressMode progress = ProgressMode::automatic;
 };
