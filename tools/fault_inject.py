@@ -2,7 +2,8 @@
 """Fault injection: kill msrom commands with SIGKILL at random points and check what they leave behind.
 
 For each command of the ci chain (simulate, learn-score, learn-drift, ensemble, learn-forcing), on the ci
-inputs (inputs/bistable_ci.yaml; the options of tools/quickstart.sh's pipeline), the script
+inputs (inputs/bistable_ci.yaml; the options of tools/quickstart.sh's pipeline), and of Method B's (simulate of
+the KdV ci case, learn-msde with periodic checkpoints), the script
 
   1. runs the command once uninterrupted (the reference output and its run time T);
   2. runs it --tries times in a fresh directory, each killed with SIGKILL (every process of its session: mpiexec
@@ -10,11 +11,12 @@ inputs (inputs/bistable_ci.yaml; the options of tools/quickstart.sh's pipeline),
        - a file under a final name is complete: it opens (h5py) and equals the reference bit for bit on every
          dataset (the same datasets, shapes, types and bytes), or it is absent. learn-drift and learn-forcing
          update model.h5 in place: it must equal either the input or the reference output;
-       - leftovers are only *.part files (and the ensemble's *.ckpt); other new files are reported (stray);
+       - leftovers are only *.part files (and the ensemble's and learn-msde's *.ckpt); a metrics.json beside an
+         output is complete JSON, an XDMF sidecar complete XML beside its .h5; other new files are reported (stray);
        - a data.h5.part is not mistaken for data.h5 (a reader given data.h5 exits 2) [simulate];
        - the next run cleans up: rerun uninterrupted in the same directory (the ensemble with -restart, from its
-         last checkpoint), the output equals the reference and no *.part or *.ckpt is left. The ensemble always
-         restarts, so every kill checks "restart from the checkpoint = uninterrupted run";
+         last checkpoint), the output equals the reference and no *.part or *.ckpt is left. The ensemble and
+         learn-msde always restart, so every kill checks "restart from the checkpoint = uninterrupted run";
   3. for the ensemble, sets up the two kill points of its last moments that random kills rarely hit (after the
      closing datasets, before the rename; after the rename, before the checkpoint's removal) and restarts.
 
@@ -34,12 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from xml.etree import ElementTree
 
 import h5py
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CI = os.path.join(ROOT, "inputs", "bistable_ci.yaml")
+KDV = os.path.join(ROOT, "inputs", "kdv_ci.yaml")
 
 # The ci chain, each command with its inputs (copied into the run directory) and its outputs. The options are
 # those of inputs/bistable_ci.yaml as the pipeline runs them (tools/quickstart.sh), on the single commands.
@@ -67,12 +71,25 @@ COMMANDS = {
               "-forcing_members", "3", "-forcing_iterations", "20", "-forcing_window", "20",
               "-forcing_check_trajectories", "4", "-forcing_check_time", "4", "-progress", "never"],
         inputs={"data.h5": "data.h5", "model.h5": "model_drift.h5"}, outputs=["model.h5"], update=True),
+    # Method B: the KdV ci data and learn-msde at the integration test's restart size (400 Adam steps over the
+    # n_eta stages, a checkpoint every 25); the rerun is always -restart, from the last checkpoint.
+    "simulate-kdv": dict(
+        args=["simulate", "-options_file_yaml", KDV, "-progress", "never", "-output", "data_kdv.h5"],
+        inputs={}, outputs=["data_kdv.h5"]),
+    "learn-msde": dict(
+        args=["learn-msde", "-options_file_yaml", KDV, "-data", "data_kdv.h5", "-msde_iterations", "400",
+              "-msde_val_every", "100", "-msde_checkpoint_every", "25", "-progress", "never", "-output", "msde.h5"],
+        inputs={"data_kdv.h5": "data_kdv.h5"}, outputs=["msde.h5"], restart=True),
 }
 # Reference files each command's reference run leaves for the next ones (name in the reference directory).
 PRODUCES = {"simulate": {"data.h5": "data.h5"}, "learn-score": {"model.h5": "model_score.h5"},
             "learn-drift": {"model.h5": "model_drift.h5"}, "ensemble": {"rollouts.h5": "rollouts.h5"},
-            "learn-forcing": {"model.h5": "model_forcing.h5"}}
-ORDER = ["simulate", "learn-score", "learn-drift", "ensemble", "learn-forcing"]
+            "learn-forcing": {"model.h5": "model_forcing.h5"}, "simulate-kdv": {"data_kdv.h5": "data_kdv.h5"},
+            "learn-msde": {"msde.h5": "msde.h5"}}
+ORDER = ["simulate", "learn-score", "learn-drift", "ensemble", "learn-forcing", "simulate-kdv", "learn-msde"]
+# The commands each one needs run first (their reference outputs are its inputs).
+NEEDS = {"learn-score": ["simulate"], "learn-drift": ["learn-score"], "ensemble": ["learn-drift"],
+         "learn-forcing": ["learn-drift"], "learn-msde": ["simulate-kdv"]}
 
 
 def env():
@@ -194,11 +211,19 @@ def prepare(cmd, ref_dir, work):
         shutil.copyfile(os.path.join(ref_dir, source), os.path.join(work, name))
 
 
+def requires(cmd):
+    """Every command whose reference output `cmd` needs, transitively."""
+    out = set()
+    for c in NEEDS.get(cmd, []):
+        out |= {c} | requires(c)
+    return out
+
+
 def references(opts, ref_dir, wanted):
     """Runs the chain uninterrupted; returns {command: seconds} and leaves every file in ref_dir."""
     times = {}
     for cmd in ORDER:
-        needed = cmd in wanted or any(ORDER.index(w) > ORDER.index(cmd) for w in wanted)
+        needed = cmd in wanted or any(cmd in requires(w) for w in wanted)
         if not needed:
             continue
         work = os.path.join(ref_dir, "run_" + cmd)
@@ -254,6 +279,21 @@ def inject(opts, cmd, ref_dir, seconds, rng):
         known = set(spec["inputs"]) | set(spec["outputs"])
         for f in files:
             if f in known or f.endswith(".part") or f.endswith(".ckpt"):
+                continue
+            # Text beside an output, written atomically: metrics.json (complete JSON) and the XDMF sidecar of a
+            # field data set (complete XML, only beside its complete .h5).
+            if f.endswith(".json") or f.endswith(".xmf"):
+                try:
+                    if f.endswith(".json"):
+                        with open(os.path.join(work, f)) as fh:
+                            json.load(fh)
+                    else:
+                        ElementTree.parse(os.path.join(work, f))
+                        h5 = f[:-4] + ".h5"
+                        if h5 in spec["outputs"] and h5 not in files:
+                            fail.append("%s after a kill at %.2f s: beside no %s" % (f, delay, h5))
+                except (OSError, ValueError, ElementTree.ParseError) as e:
+                    fail.append("%s after a kill at %.2f s is not complete: %s" % (f, delay, e))
                 continue
             # A file under another final name (e.g. a temporary output of the command itself).
             stats["stray"].append("%s (%s)" % (f, "opens" if opens(os.path.join(work, f)) else "DOES NOT OPEN"))
