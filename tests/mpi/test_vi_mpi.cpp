@@ -16,20 +16,27 @@ using namespace msrom::vi;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks", "[Parallel][vi]") {
-  // Travelling bumps, 24 points, 2 trajectories; a model with every component (n_eta = 1).
+namespace {
+// Gaussian bumps travelling at unit speed on 24 points: `count` trajectories of `nt` snapshots 0.01 apart,
+// trajectory k starting at offset + step k.
+Trajectories bumps(int count, int nt, double offset, double step) {
   Trajectories d;
-  d.time = VectorXd::LinSpaced(30, 0.0, 0.29);
-  for (int k = 0; k < 2; ++k) {
-    MatrixXd u(24, 30);
-    for (int i = 0; i < 30; ++i)
+  d.time = VectorXd::LinSpaced(nt, 0.0, 0.01 * (nt - 1));
+  for (int k = 0; k < count; ++k) {
+    MatrixXd u(24, nt);
+    for (int i = 0; i < nt; ++i)
       for (int p = 0; p < 24; ++p) {
-        double x = p / 24.0 - 0.3 - 0.4 * k - d.time[i];
+        double x = p / 24.0 - offset - step * k - d.time[i];
         x -= std::round(x);
         u(p, i) = std::exp(-x * x / 0.02);
       }
     d.u.push_back(u);
   }
+  return d;
+}
+
+// A small model with every component (n_eta = 1).
+MsdeConfig small_model() {
   MsdeConfig c;
   c.n_y = 24;
   c.n_zeta = 6;
@@ -40,6 +47,14 @@ TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks"
   c.cnn_channels = {2, 3};
   c.gp.warp_hidden = {4};
   c.gp.lengthscale = 0.2;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks", "[Parallel][vi]") {
+  // Travelling bumps, 24 points, 2 trajectories; a model with every component (n_eta = 1).
+  const Trajectories d = bumps(2, 30, 0.3, 0.4);
+  const MsdeConfig c = small_model();
   TrainOptions o;
   o.window = 8;
   o.windows_per_step = 5;  // uneven over 2 and 4 ranks
@@ -66,28 +81,8 @@ TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks"
 
 TEST_CASE("Validation loss and split predictions of the multiscale model do not depend on the rank count",
           "[Parallel][vi]") {
-  Trajectories d;
-  d.time = VectorXd::LinSpaced(12, 0.0, 0.11);
-  for (int k = 0; k < 5; ++k) {  // 5 trajectories: uneven over 2 and 4 ranks
-    MatrixXd u(24, 12);
-    for (int i = 0; i < 12; ++i)
-      for (int p = 0; p < 24; ++p) {
-        double x = p / 24.0 - 0.1 - 0.2 * k - d.time[i];
-        x -= std::round(x);
-        u(p, i) = std::exp(-x * x / 0.02);
-      }
-    d.u.push_back(u);
-  }
-  MsdeConfig c;
-  c.n_y = 24;
-  c.n_zeta = 6;
-  c.n_eta = 1;
-  c.macro_hidden = {8};
-  c.micro_hidden = {8};
-  c.cnn_kernel = 5;
-  c.cnn_channels = {2, 3};
-  c.gp.warp_hidden = {4};
-  c.gp.lengthscale = 0.2;
+  const Trajectories d = bumps(5, 12, 0.1, 0.2);  // 5 trajectories: uneven over 2 and 4 ranks
+  const MsdeConfig c = small_model();
   const MsdeModel model(c);
   const double vp = validation_loss(model, d, 4, 7, 3, MPI_COMM_WORLD), vs = validation_loss(model, d, 4, 7, 3, MPI_COMM_SELF);
   CHECK(vp == vs);
