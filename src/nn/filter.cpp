@@ -31,11 +31,11 @@ GaussianFilter::GaussianFilter(double std0) {
   if (!(std0 > 0) || !std::isfinite(std0) || std0 > 1e7)
     throw InputError("nn::GaussianFilter: the std must be positive and finite, not " + std::to_string(std0));
   p_ = static_cast<int>(std::lround(2 * std0));
-  params_[0] = std0;
+  params_[0] = std::log(std0);
 }
 
 const VectorXd& GaussianFilter::kernel() const {
-  const double sigma = params_[0];
+  const double sigma = std();
   if (kernel_.size() != width() || cached_std_ != sigma) {
     kernel_.resize(width());
     for (int r = 0; r < width(); ++r) {
@@ -50,7 +50,7 @@ const VectorXd& GaussianFilter::kernel() const {
 
 VectorXd GaussianFilter::kernel_std_derivative() const {
   const VectorXd& g = kernel();
-  const double s3 = params_[0] * params_[0] * params_[0];
+  const double s3 = std() * std() * std();
   VectorXd d2(width());
   for (int r = 0; r < width(); ++r) d2[r] = double(r - p_) * double(r - p_);
   const double mean = g.dot(d2);
@@ -108,7 +108,7 @@ double GaussianFilter::std_gradient(const Eigen::Ref<const MatrixXd>& X, const E
     dgg += dg_[r] * g[r];
     dggd2 += dg_[r] * g[r] * d2;
   }
-  const double sigma = params_[0];
+  const double sigma = std();
   return (dggd2 - gd2 * dgg) / (sigma * sigma * sigma);
 }
 

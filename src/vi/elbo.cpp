@@ -177,7 +177,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   // macro decoder D_zeta = s G_s^T zeta: dzeta = s G_s gy, dsigma = s d<gy, G_s^T zeta>/dsigma.
   model.filter.apply(gy_, s, gz_.topRows(nz));
   gz_.topRows(nz) *= double(s);
-  seg("filter/std")[0] += double(s) * model.filter.std_gradient(gy_, z_.topRows(nz), s);
+  seg("filter/log_std")[0] += double(s) * model.filter.log_std_gradient(gy_, z_.topRows(nz), s);
 
   // ---- drift residual: r = dm - f - A .* sq .* eps, term -beta (w/2) sum r^2 / Sigma.
   const MatrixXd gr = (-beta * w) * (r_.array().colwise() / Sigma_.array()).matrix();
@@ -221,7 +221,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   gmu_ = dV_.leftCols(D).transpose();
 
   // ---- encoder.
-  seg("filter/std")[0] += model.filter.std_gradient(Y, gmu_.topRows(nz), s);
+  seg("filter/log_std")[0] += model.filter.log_std_gradient(Y, gmu_.topRows(nz), s);
   if (ne > 0) {
     model.encoder_linear.backward(enc_lin_tape_, gmu_.bottomRows(ne), seg("encoder/linear"), &gh_, ws_);
     for (int l = static_cast<int>(model.encoder_convs.size()) - 1; l >= 0; --l) {
@@ -229,7 +229,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       std::swap(gh_, gtmp_);
     }
     // R = Y - G_1 Y: the filter sees the cotangent -gR.
-    seg("filter/std")[0] -= model.filter.std_gradient(Y, gh_, 1);
+    seg("filter/log_std")[0] -= model.filter.log_std_gradient(Y, gh_, 1);
   }
   return terms;
 }

@@ -78,7 +78,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c) : config(c), n_y(c.n_y), n_zeta(c.n_ze
     segments_.push_back({name, off, size});
     off += size;
   };
-  add("filter/std", 1);
+  add("filter/log_std", 1);
   for (std::size_t l = 0; l < encoder_convs.size(); ++l)
     add("encoder/conv" + std::to_string(l), encoder_convs[l].num_params());
   if (n_eta > 0) add("encoder/linear", encoder_linear.num_params());

@@ -72,13 +72,13 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
     off += s.size;
   }
   CHECK(off == model.num_params());
-  CHECK(model.segment("filter/std").size == 1);
+  CHECK(model.segment("filter/log_std").size == 1);
   CHECK(model.segment("posterior/gp").size == model.gp.num_params());
   CHECK(model.segment("drift/macro").size == model.macro_drift.num_params());
   CHECK_THROWS_AS(model.segment("nope"), std::out_of_range);
   VectorXd theta(model.num_params());
   model.get_params(theta);
-  CHECK(theta[0] == 4.0);  // filter std = n_y / n_zeta
+  CHECK(theta[0] == std::log(4.0));  // filter std = n_y / n_zeta, as its log
   CHECK(theta.segment(model.segment("encoder/variance").offset, model.latent_dim()).isConstant(-4.0));
   // set(get) round trip, and set actually reaches the components.
   const VectorXd other = theta + gaussian(theta.size(), 1, 1);
@@ -86,7 +86,7 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
   VectorXd back(model.num_params());
   model.get_params(back);
   CHECK(back == other);
-  CHECK(model.filter.std() == other[0]);
+  CHECK(model.filter.std() == std::exp(other[0]));
   CHECK(model.macro_drift.params() ==
         other.segment(model.segment("drift/macro").offset, model.macro_drift.num_params()));
   // Same seed, same model; another seed, other weights.
@@ -213,7 +213,7 @@ TEST_CASE("The ELBO of a linear-Gaussian latent SDE (OU drift, linear observatio
     model.diffusion_rho[d] = 0.2 - 0.3 * d;
   }
   for (int p = 0; p < ny; ++p) model.decoder_rho_zeta[p] = -2.0 + 0.25 * p;
-  model.filter.params()[0] *= 1.1;
+  model.filter.params()[0] += std::log(1.1);
 
   const MatrixXd Y = gaussian(ny, B, 7);
   const VectorXd t = VectorXd::LinSpaced(B, 0.5, 0.85);

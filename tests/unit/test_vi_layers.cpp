@@ -219,7 +219,7 @@ TEST_CASE("Gaussian filter gradients: d/dstd of the filter and of its transpose 
   const Case c = GENERATE(Case{50.0, 1000, 50}, Case{2.0, 40, 2}, Case{3.3, 12, 3}, Case{4.0, 40, 1});
   CAPTURE(c.std, c.n, c.s);
   GaussianFilter f(c.std);
-  f.params()[0] *= 1.13;  // away from the initial value
+  f.params()[0] += std::log(1.13);  // away from the initial value
   const MatrixXd X = gaussian(c.n, 3, 3), dZ = gaussian(c.n / c.s, 3, 4);
   auto loss = [&] {
     MatrixXd Z(c.n / c.s, 3);
@@ -231,22 +231,24 @@ TEST_CASE("Gaussian filter gradients: d/dstd of the filter and of its transpose 
     f.apply_transpose(dZ, c.s, Y);
     return (Y.array() * X.array()).sum();
   };
-  const double h = 1e-3 * c.std;
-  const double g = f.std_gradient(X, dZ, c.s);
+  // The parameter is log sigma: its gradient is sigma d/dsigma (log_std_gradient).
+  const double h = 1e-3;
+  const double g = f.log_std_gradient(X, dZ, c.s);
+  CHECK(g == Approx(f.std() * f.std_gradient(X, dZ, c.s)).epsilon(1e-15));
   const double fd = fd_gradient(f.params(), loss, h)[0];
   const double fdt = fd_gradient(f.params(), loss_t, h)[0];
   CAPTURE(g, fd, fdt, std::abs(g - fd) / std::abs(fd), std::abs(g - fdt) / std::abs(fdt));
   CHECK(std::abs(g - fd) <= 1e-6 * std::abs(fd));
   CHECK(std::abs(g - fdt) <= 1e-6 * std::abs(fdt));  // <dY, G^T Z> = <G dY, Z>: same derivative
-  // dg/dsigma against differences of the kernel itself.
+  // dg/dsigma against differences of the kernel itself, in sigma.
   const VectorXd dg = f.kernel_std_derivative();
-  const double s0 = f.params()[0];
+  const double l0 = f.params()[0], s0 = f.std(), hs = 1e-3 * s0;
   auto kernel_at = [&](double d) {
-    f.params()[0] = s0 + d;
+    f.params()[0] = std::log(s0 + d);
     return VectorXd(f.kernel());
   };
-  const VectorXd fdg = (8 * (kernel_at(h) - kernel_at(-h)) - (kernel_at(2 * h) - kernel_at(-2 * h))) / (12 * h);
-  f.params()[0] = s0;
+  const VectorXd fdg = (8 * (kernel_at(hs) - kernel_at(-hs)) - (kernel_at(2 * hs) - kernel_at(-2 * hs))) / (12 * hs);
+  f.params()[0] = l0;
   CHECK(rel_err(dg, fdg, 1e-3 * dg.cwiseAbs().maxCoeff()) < 1e-6);
 }
 

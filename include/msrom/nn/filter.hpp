@@ -21,9 +21,14 @@
 //
 // The input cotangents are the other map: dX = G_s^T dZ, dZ = G_s dY.
 //
-// Fields are single-channel columns, batches are columns (as nn::Mlp). The one parameter (sigma) is the flat
-// vector params() = [sigma], for Adam. A filter of a constant field is that constant (the kernel sums to 1).
+// Fields are single-channel columns, batches are columns (as nn::Mlp). The one parameter is the flat vector
+// params() = [log sigma], for Adam: Adam moves a parameter by about its learning rate per step whatever the
+// gradient's size, so sigma itself (50 grid points for KdV) would move by ~1 in 1000 steps at lr 1e-3, while
+// log sigma changes sigma by a factor e^{0.001} per step (docs/vi.md). log_std_gradient = sigma std_gradient.
+// A filter of a constant field is that constant (the kernel sums to 1).
 #include <Eigen/Core>
+
+#include <cmath>
 
 namespace msrom::nn {
 
@@ -35,7 +40,7 @@ class GaussianFilter {
 
   int half_width() const { return p_; }
   int width() const { return 2 * p_ + 1; }
-  double std() const { return params_[0]; }
+  double std() const { return std::exp(params_[0]); }
   Eigen::Index num_params() const { return 1; }
   Eigen::VectorXd& params() { return params_; }
   const Eigen::VectorXd& params() const { return params_; }
@@ -53,10 +58,15 @@ class GaussianFilter {
   // d <dY, G_s^T Z> / dsigma = std_gradient(dY, Z, s).
   double std_gradient(const Eigen::Ref<const Eigen::MatrixXd>& X, const Eigen::Ref<const Eigen::MatrixXd>& dZ,
                       int stride) const;
+  // The same with respect to the parameter, log sigma: sigma std_gradient.
+  double log_std_gradient(const Eigen::Ref<const Eigen::MatrixXd>& X, const Eigen::Ref<const Eigen::MatrixXd>& dZ,
+                          int stride) const {
+    return std() * std_gradient(X, dZ, stride);
+  }
 
  private:
   int p_ = 0;
-  Eigen::VectorXd params_ = Eigen::VectorXd::Ones(1);
+  Eigen::VectorXd params_ = Eigen::VectorXd::Zero(1);  // log sigma
   // Caches (not for concurrent use of one filter): the kernel of cached_std_, and a padded column.
   mutable Eigen::VectorXd kernel_, pad_, dg_;
   mutable double cached_std_ = 0;

@@ -94,7 +94,7 @@ struct MsdeModel {
     std::string name;
     Eigen::Index offset = 0, size = 0;
   };
-  // Names and places of every component, in order (e.g. "filter/std", "encoder/conv0", "posterior/gp").
+  // Names and places of every component, in order (e.g. "filter/log_std", "encoder/conv0", "posterior/gp").
   std::vector<Segment> segments() const;
   const Segment& segment(const std::string& name) const;  // std::out_of_range if unknown
   Eigen::Index num_params() const;
