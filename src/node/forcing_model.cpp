@@ -74,11 +74,15 @@ ForcingModel ForcingModel::load(const h5::File& f, const std::string& group, con
   return fm;
 }
 
-void ForcingModel::use_closure(const std::string& closure) {
+void ForcingModel::default_fit() {
   const auto d = mean.size();
   if (gain.size() != d) gain = Eigen::VectorXd::Ones(d);
   if (node_mean.rows() != d || node_mean.cols() != members()) node_mean = Eigen::MatrixXd::Zero(d, members());
   if (white.size() != d) white = Eigen::VectorXd::Zero(d);
+}
+
+void ForcingModel::use_closure(const std::string& closure) {
+  default_fit();
   if (closure == "white") {
     gain.setOnes();
   } else if (closure == "gain") {

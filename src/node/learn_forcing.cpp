@@ -342,6 +342,8 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   // The residual's own long-run variance gives D_res = std_r^2 S_res dt / 2, reported beside D.
   VectorXd lrv_res(d), lrv_node(d), gain = VectorXd::Ones(d), sigma_l = res.std * std::sqrt(res.dt / 2),
            white = VectorXd::Zero(d);
+  // D of a forcing std_r r_hat whose r_hat has the long-run variance S (samples): std_r^2 S dt / 2.
+  const auto diffusion_of = [&](int j, double S) { return res.std(j) * res.std(j) * S * res.dt / 2; };
   const VectorXd diffusion = (lm.sigma * lm.sigma.transpose()).diagonal();
   for (int j = 0; j < d; ++j) {
     analysis::BatchMeans bm{static_cast<std::size_t>(block)};
@@ -354,7 +356,7 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     if (std::isfinite(sl) && sl > 0) {
       sigma_l(j) = sl;
       gain(j) = sl * std::sqrt(2 / res.dt) / res.std(j);
-      white(j) = std::max(0.0, diffusion(j) - res.std(j) * res.std(j) * lrv_node(j) * res.dt / 2);
+      white(j) = std::max(0.0, diffusion(j) - diffusion_of(j, lrv_node(j)));
     } else if (rank(comm) == 0) {
       std::fprintf(stderr, "learn-forcing: warning: no amplitude fit for variable %d (long-run variance %g of the "
                            "NODE runs); sigma_L = std_r sqrt(dt / 2)\n", j, lrv_node(j));
@@ -420,9 +422,9 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     m.set("mean_max.node", node_mean.row(0).cwiseAbs().maxCoeff());
     m.set("gain_block.forcing", static_cast<double>(block) * res.dt);
     m.set("diffusion.langevin", diffusion(0));
-    m.set("diffusion.node", res.std(0) * res.std(0) * lrv_node(0) * res.dt / 2);
+    m.set("diffusion.node", diffusion_of(0, lrv_node(0)));
     m.set("white_diffusion.forcing", white(0));
-    m.set("diffusion.residual", res.std(0) * res.std(0) * lrv_res(0) * res.dt / 2);
+    m.set("diffusion.residual", diffusion_of(0, lrv_res(0)));
   }
   m.set("acf_error.node", pooled_error);
   m.set("acf_error_max.node", worst);

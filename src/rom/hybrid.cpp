@@ -38,12 +38,7 @@ HybridRom::HybridRom(LangevinModel langevin, node::ForcingModel forcing)
   if (!f_.phi_source.empty()) m_.use(f_.phi_source);
   mean_ = m_.state_mean();
   std_ = m_.state_std();
-  if (f_.gain.size() == 0) f_.gain = Eigen::VectorXd::Ones(d_);  // a model built in code: unfitted
-  if (f_.node_mean.size() == 0) f_.node_mean = Eigen::MatrixXd::Zero(d_, f_.members());
-  if (f_.white.size() == 0) f_.white = Eigen::VectorXd::Zero(d_);
-  if (f_.gain.size() != d_ || f_.node_mean.rows() != d_ || f_.node_mean.cols() != f_.members() ||
-      f_.white.size() != d_)
-    throw InputError("-model: " + f_.group + " has a gain, node_mean or white_diffusion of the wrong size");
+  f_.default_fit();  // a model built in code may have no fit: unfitted
   amplitude_ = f_.std.cwiseProduct(f_.gain);
   noise_ = Eigen::MatrixXd::Zero(dim(), dim());
   for (int j = 0; j < d_; ++j) noise_(j, j) = std::sqrt(f_.white(j));

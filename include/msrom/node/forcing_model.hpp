@@ -44,6 +44,9 @@ struct ForcingModel {
   // centred, plus white noise of diffusion `white`), "gain" (the fitted gain, centred, no white noise) or
   // "none" (gain 1, uncentred: the residual's own normalisation, mean + std r_hat). InputError otherwise.
   void use_closure(const std::string& closure);
+  // Gives gain, node_mean and white their unfitted values (1, 0, 0) where they are unset or mis-sized (a model
+  // built in code); load() always sets them.
+  void default_fit();
   // InputError naming the file and group if it is missing or inconsistent (`option` names the file's option).
   static ForcingModel load(const h5::File& file, const std::string& group, const std::string& option = "-model");
 };
