@@ -42,16 +42,36 @@ check() {  # check DESCRIPTION COMMAND...: one assertion
 }
 state() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 restarts() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p' | head -1; }
-# Waits until none of the jobs is pending or running (at most $2 seconds). A requeued job waits for its
-# BeginTime (Slurm delays a requeued job by two minutes); the test moves that to now.
+# Waits until every job is in a final state (at most $2 seconds). squeue alone is not enough: between a
+# requeued job's exit and its return to PENDING it is REQUEUED, a state squeue does not list, so the
+# states come from scontrol (an array's tasks all count). A requeued job waits for its BeginTime (Slurm
+# delays a requeued job by two minutes); the test moves that, once per requeue, to 2 s from now. Not to now:
+# slurmd revokes the job's credential at the requeue with a time in whole seconds and refuses a restart
+# whose credential is from the same second ("Job credential revoked"; the job then ends FAILED).
+final_state() {  # final_state JOBID: true when every task of the job has ended
+  local st
+  st=$(state "$1")
+  [[ -n "$st" ]] || return 1
+  for s in $st; do
+    case $s in
+      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED) ;;
+      *) return 1 ;;
+    esac
+  done
+}
 wait_jobs() {
-  local ids=$1 limit=${2:-180} t=0
+  local ids=$1 limit=${2:-180} t=0 moved=" "
   while ((t < limit * 2)); do
-    local active
+    local active id st reason done=1
+    for id in ${ids//,/ }; do final_state "$id" || done=0; done
+    ((done)) && return 0
     active=$(squeue -h -j "$ids" -o '%i %T %r' 2> /dev/null)
-    [[ -z "$active" ]] && return 0
     while read -r id st reason; do
-      [[ "$st" == PENDING && "$reason" == BeginTime ]] && scontrol update JobId="$id" StartTime=now > /dev/null 2>&1
+      [[ "$st" == PENDING && "$reason" == BeginTime ]] || continue
+      local key="$id:$(restarts "$id")"  # once per requeue: a job may be requeued again
+      if [[ "$moved" != *" $key "* ]]; then
+        scontrol update JobId="$id" StartTime=now+2 > /dev/null 2>&1 && moved+="$key "
+      fi
     done <<< "$active"
     sleep 0.5
     t=$((t + 1))
