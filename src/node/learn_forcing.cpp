@@ -75,6 +75,10 @@ LearnForcingConfig read_learn_forcing_options(const Options& o, bool read_paths)
                      "-forcing_check_time " + std::to_string(c.check_time));
   c.refit = o.flag("forcing_refit", false, "redo the ACF check and the amplitude fit of the NODEs already in the "
                                            "group (no training)");
+  c.resume = o.flag("forcing_continue", false, "train the NODEs already in the group further with these training "
+                                               "options (a curriculum: e.g. longer windows, a lower -forcing_lr, "
+                                               "another -seed), then check and fit");
+  if (c.refit && c.resume) throw InputError("-forcing_continue: not with -forcing_refit (which does not train)");
   c.progress = read_progress_mode(o);
   return c;
 }
@@ -211,14 +215,15 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
   int m_embed = cfg.m, members = cfg.members, window = cfg.train.steps;
   std::vector<nn::Mlp> nets;
   std::vector<std::vector<double>> losses;
-  if (cfg.refit) {
+  if (cfg.refit || cfg.resume) {
+    const char* opt = cfg.refit ? "-forcing_refit" : "-forcing_continue";
     const auto file = h5::File::open(cfg.model, "-model");
     auto fm = ForcingModel::load(file, cfg.group);
     if (fm.series != cfg.series)
-      throw InputError("-forcing_refit: " + cfg.group + " holds a NODE of the " + fm.series + ", not of the " +
+      throw InputError(std::string(opt) + ": " + cfg.group + " holds a NODE of the " + fm.series + ", not of the " +
                        cfg.series + " (-forcing_series)");
     if (std::abs(fm.dt - res.dt) > 1e-9 * res.dt)
-      throw InputError("-forcing_refit: " + cfg.group + " was trained at dt " + std::to_string(fm.dt) + ", '" +
+      throw InputError(std::string(opt) + ": " + cfg.group + " was trained at dt " + std::to_string(fm.dt) + ", '" +
                        cfg.data + "' is sampled at " + std::to_string(res.dt));
     m_embed = fm.m;
     tau = fm.tau;
@@ -226,7 +231,7 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     nets = std::move(fm.nets);
     const double w = file.read_double_attribute(cfg.group, "window");  // the starts of steps 4 and 5 depend on it
     if (!(w >= 1 && w <= 1e9)) throw InputError("-model: " + cfg.group + " has a bad window attribute");
-    window = static_cast<int>(w);
+    if (cfg.refit) window = static_cast<int>(w);
     if (file.exists(cfg.group + "/loss")) {
       const auto shape = file.shape(cfg.group + "/loss");
       const auto l = file.read(cfg.group + "/loss");
@@ -247,8 +252,9 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
     std::vector<int> widths{series.dim()};
     widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
     widths.push_back(series.dim());
-    for (int i = 0; i < members; ++i)
-      nets.emplace_back(widths, nn::activation_from_string(cfg.activation), cfg.seed + static_cast<std::uint64_t>(i));
+    if (!cfg.resume)
+      for (int i = 0; i < members; ++i)
+        nets.emplace_back(widths, nn::activation_from_string(cfg.activation), cfg.seed + static_cast<std::uint64_t>(i));
     TrainOptions to = cfg.train;
     to.seed = cfg.seed;
     std::unique_ptr<Progress> progress;
@@ -260,8 +266,11 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
       auto done = std::make_shared<long>(0);
       to.on_step = [p = progress.get(), done](int, double) { p->update(static_cast<double>(++*done)); };
     }
-    train_ensemble(nets, series, starts, res.dt, to, comm, &losses);
+    std::vector<std::vector<double>> more;
+    train_ensemble(nets, series, starts, res.dt, to, comm, &more);
     if (progress) progress->finish();
+    if (losses.size() != more.size()) losses.assign(more.size(), {});  // none stored (or a new ensemble)
+    for (std::size_t i = 0; i < more.size(); ++i) losses[i].insert(losses[i].end(), more[i].begin(), more[i].end());
   }
 
   // 4. The ACF check and the amplitude fit: free runs from data delay vectors spread over the training windows.

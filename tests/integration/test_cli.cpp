@@ -694,6 +694,33 @@ TEST_CASE("learn-forcing on the ci pipeline output: /forcing per the contract, t
                            "/forcing/long_run_variance/node", "/forcing/white_diffusion"})
       CHECK(a.read(ds) == b.read(ds));
   }
+  // -forcing_continue: more training of the stored NODEs. With 0 steps it is the refit, bit for bit; with 5
+  // steps of another window the loss rows grow by 5 after the stored 20, the NODEs move, and the window
+  // attribute is the new one.
+  {
+    const std::string model = dir + "/model_np1.h5", c0 = dir + "/model_c0.h5", c5 = dir + "/model_c5.h5";
+    REQUIRE(std::system(("cp " + model + " " + c0 + " && cp " + model + " " + c5).c_str()) == 0);
+    const std::string check = " -forcing_check_trajectories 4 -forcing_check_time 4 -progress never";
+    auto r = run("learn-forcing -forcing_continue -forcing_iterations 0 -data " + dir + "/data.h5 -model " + c0 +
+                     " -forcing_window 20" + check, 2);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    r = run("learn-forcing -forcing_continue -forcing_iterations 5 -forcing_window 30 -forcing_lr 1e-3 -seed 7 -data " +
+                dir + "/data.h5 -model " + c5 + check, 2);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    auto a = msrom::h5::File::open(model), b = msrom::h5::File::open(c0), c = msrom::h5::File::open(c5);
+    for (const char* ds : {"/forcing/node/0/params", "/forcing/node/2/params", "/forcing/loss", "/forcing/sigma_L",
+                           "/forcing/node_mean", "/forcing/acf_node"})
+      CHECK(a.read(ds) == b.read(ds));
+    CHECK(c.shape("/forcing/loss") == msrom::h5::Shape{3, 25});
+    const auto l0 = a.read("/forcing/loss"), l5 = c.read("/forcing/loss");
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t k = 0; k < 20; ++k) CHECK(l5[i * 25 + k] == l0[i * 20 + k]);
+    CHECK(a.read("/forcing/node/1/params") != c.read("/forcing/node/1/params"));
+    CHECK(c.read_double_attribute("/forcing", "window") == 30);
+    CHECK(c.read_double_attribute("/forcing", "tau_samples") == a.read_double_attribute("/forcing", "tau_samples"));
+  }
   const auto h = run("learn-forcing -help");
   CHECK(h.code == 0);
   for (const char* opt : {"-forcing_m", "-forcing_tau", "-forcing_hidden", "-forcing_members", "-forcing_window",
@@ -723,6 +750,8 @@ TEST_CASE("learn-forcing: bad input exits 2 with one line naming the option or f
       {ok + "-data " + data + " -model " + model + " -forcing_activation bogus", "-forcing_activation"},
       {ok + "-data " + data + " -model " + model + " -forcing_bogus 1", "-forcing_bogus"},
       {ok + "-data " + data + " -model " + model + " -forcing_refit", "-model"},  // nothing to refit
+      {ok + "-data " + data + " -model " + model + " -forcing_continue", "-model"},  // nothing to continue
+      {ok + "-data " + data + " -model " + model + " -forcing_continue -forcing_refit", "-forcing_continue"},
       {ok + "-data " + data + " -model " + model + " -forcing_gain_block 100 -forcing_check_time 20",
        "-forcing_gain_block"},
   };

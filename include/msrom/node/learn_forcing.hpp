@@ -30,6 +30,9 @@
 //    (default: 4 x the residual ACF's first zero, at most half a free run). The residual's own D_res =
 //    std_r^2 S_res dt / 2 is reported beside D (diffusion.residual, diffusion.langevin).
 //    -forcing_refit redoes steps 5 and 6 (and rewrites the group) for the NODEs already in it, without training.
+//    -forcing_continue trains the NODEs already in the group further, with this run's training options (window,
+//    batch, iterations, lr, seed; m and tau are the group's), then redoes steps 5 and 6; the loss rows are
+//    the stored ones followed by this run's, and the window attribute is this run's.
 //
 // model.h5, group /forcing (replaced if present):
 //   /forcing/node/<i>              member i (nn::Mlp::save)
@@ -82,6 +85,7 @@ struct LearnForcingConfig {
   double check_time = 20;       // length of each free run (time units)
   double gain_block = 0;        // batch-means block (time units) of the amplitude fit; 0: automatic
   bool refit = false;           // check and fit the NODEs already in the group; no training
+  bool resume = false;          // train the NODEs already in the group further (-forcing_continue), then check and fit
   std::uint64_t seed = 1;
   ProgressMode progress = ProgressMode::automatic;
 };
