@@ -24,8 +24,8 @@ void run_figures(const std::string& script, const std::string& args) {
 void read_nn_kernel_option() {
   Options o("nn");
   const auto choice = o.choice("nn_kernel", "auto", {"auto", "generic", "avx2", "avx512"},
-                               "MLP inference kernel: auto = the widest SIMD kernel every rank has (they agree bit for "
-                               "bit), generic = portable");
+                               "MLP inference and convolution GEMM kernel: auto = the widest SIMD kernel every rank has "
+                               "(they agree bit for bit), generic = portable (Eigen's GEMM)");
   if (!help_requested()) nn::select_kernel(choice, MPI_COMM_WORLD);
 }
 

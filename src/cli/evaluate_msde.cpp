@@ -69,6 +69,7 @@ int ensemble_msde(Session& session) {
   const std::string split = opts.choice("predict_split", "test", {"test", "validation", "train"}, "split to predict");
   const int stage = static_cast<int>(opts.integer("predict_stage", -1, "n_eta of the stage to roll out (-1: the final)", -1));
   const auto ro = read_rollout_options(opts);
+  read_nn_kernel_option();
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   if (finish_options("usage: msrom ensemble -model model.h5 (with /msde) -data data.h5 [-predict_samples 64] -output rollouts.h5"))
     return 0;
@@ -119,6 +120,7 @@ int evaluate_msde(Session& session) {
   const std::string output = opts.string("output", "", "output directory");
   const std::string split = opts.choice("predict_split", "test", {"test", "validation", "train"}, "split to score");
   const auto ro = read_rollout_options(opts);
+  read_nn_kernel_option();
   const int dmd_rank = static_cast<int>(opts.integer("dmd_rank", 25, "DMD rank", 1));
   const double dmd_tikhonov = opts.real("dmd_tikhonov", 0.01, "DMD Tikhonov regularisation", 0);
   const int pod_dim = static_cast<int>(opts.integer("sindy_pod_dim", 2, "POD-SINDy: POD dimension", 1));

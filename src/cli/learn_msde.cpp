@@ -32,6 +32,7 @@
 #include "msrom/core/files.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/nn/kernel.hpp"
 #include "msrom/core/progress.hpp"
 #include "msrom/vi/msde_io.hpp"
 #include "msrom/vi/train.hpp"
@@ -134,6 +135,7 @@ int learn_msde(Session& session) {
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
   const bool restart = opts.flag("restart", false, "continue from the checkpoint if there is one");
   const auto progress_mode = read_progress_mode(opts);
+  read_nn_kernel_option();
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   if (finish_options("usage: msrom learn-msde -data data.h5 [-msde_eta_schedule 0,1,2,3,4,5] [-msde_iterations N] "
                      "[-restart] -output model.h5"))
@@ -185,7 +187,7 @@ int learn_msde(Session& session) {
   for (int s : schedule) id << s << ",";
   id << "|" << to.iterations << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
-     << "|" << c.stencil_radius << "|" << val_every << "|" << val_windows;
+     << "|" << c.stencil_radius << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel());
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;

@@ -1,4 +1,4 @@
-// Circular 1-D convolutions by im2col (see include/msrom/nn/conv.hpp for the equations).
+// Circular 1-D convolutions by im2col and nn::gemm (see include/msrom/nn/conv.hpp for the equations).
 #include "msrom/nn/conv.hpp"
 
 #include <cmath>
@@ -8,6 +8,7 @@
 
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
+#include "msrom/nn/gemm.hpp"
 
 namespace msrom::nn {
 
@@ -132,7 +133,7 @@ Eigen::Map<const MatrixXd> Conv1d::forward(const Eigen::Ref<const MatrixXd>& X, 
   Eigen::Map<MatrixXd> cols(grow(tape.cols_, Index{k_} * cin_ * m * B), Index{k_} * cin_, m * B);
   im2col(X, cin_, k_, s_, cols, tape.pad_);
   Eigen::Map<MatrixXd> out(grow(tape.out_, cout_ * m * B), cout_, m * B);
-  out.noalias() = weight() * cols;
+  gemm(weight(), Op::none, cols, Op::none, out, false);
   out.colwise() += bias();
   Eigen::Map<MatrixXd> dphi(grow(tape.dphi_, cout_ * m * B), cout_, m * B);
   activate(act_, out, dphi);
@@ -148,11 +149,12 @@ void Conv1d::backward(const ConvTape& tape, const Eigen::Ref<const MatrixXd>& dY
   Eigen::Map<MatrixXd>(dA.data(), tape.out_rows_, B) =
       dY.cwiseProduct(Eigen::Map<const MatrixXd>(tape.dphi_.data(), tape.out_rows_, B));
   Eigen::Map<const MatrixXd> cols(tape.cols_.data(), kc, m * B);
-  Eigen::Map<MatrixXd>(grad.data(), cout_, kc).noalias() += dA * cols.transpose();
+  Eigen::Map<MatrixXd> dW(grad.data(), cout_, kc);
+  gemm(dA, Op::none, cols, Op::transpose, dW, true);
   grad.segment(bias_offset(), cout_).noalias() += dA.rowwise().sum();
   if (dX) {
     auto dcols = ws.buffer(1, kc, m * B);
-    dcols.noalias() = weight().transpose() * dA;
+    gemm(weight(), Op::transpose, dA, Op::none, dcols, false);
     dX->resize(tape.in_rows_, B);
     col2im(dcols, cin_, k_, s_, *dX, tape.pad_);
   }
@@ -183,7 +185,7 @@ Eigen::Map<const MatrixXd> ConvTranspose1d::forward(const Eigen::Ref<const Matri
   x = X;
   // cols = W^T X (k C_out x m B): X viewed as C_in x (m B) is the same memory.
   Eigen::Map<MatrixXd> cols(grow(tape.dphi_, kc * m * B), kc, m * B);  // dphi_ is free until activate()
-  cols.noalias() = weight().transpose() * Eigen::Map<const MatrixXd>(x.data(), cin_, m * B);
+  gemm(weight(), Op::transpose, Eigen::Map<const MatrixXd>(x.data(), cin_, m * B), Op::none, cols, false);
   Eigen::Map<MatrixXd> out(grow(tape.out_, cout_ * n * B), cout_ * n, B);
   col2im(cols, cout_, k_, s_, out, tape.pad_);
   Eigen::Map<MatrixXd> outc(tape.out_.data(), cout_, n * B);
@@ -204,10 +206,12 @@ void ConvTranspose1d::backward(const ConvTape& tape, const Eigen::Ref<const Matr
   auto dcols = ws.buffer(1, kc, m * B);
   im2col(dA, cout_, k_, s_, dcols, tape.pad_);
   Eigen::Map<const MatrixXd> x(tape.cols_.data(), cin_, m * B);
-  Eigen::Map<MatrixXd>(grad.data(), cin_, kc).noalias() += x * dcols.transpose();
+  Eigen::Map<MatrixXd> dW(grad.data(), cin_, kc);
+  gemm(x, Op::none, dcols, Op::transpose, dW, true);
   if (dX) {
     dX->resize(tape.in_rows_, B);
-    Eigen::Map<MatrixXd>(dX->data(), cin_, m * B).noalias() = weight() * dcols;
+    Eigen::Map<MatrixXd> dXc(dX->data(), cin_, m * B);
+    gemm(weight(), Op::none, dcols, Op::none, dXc, false);
   }
 }
 

@@ -26,6 +26,24 @@ void layer_avx2(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda,
 void layer_avx512(const LayerRef& L, int act, const double* A, std::ptrdiff_t lda, std::ptrdiff_t B, double* Z,
                   std::ptrdiff_t ldz);
 
+// C = [C] + A B (nn/gemm.hpp) for M x K A and K x N B given by strides: A(i, k) = A[i ars + k acs], B(k, j) =
+// B[k brs + j bcs]; C is column-major with column stride ldc. work holds gemm_work_*(M, K) doubles (the packed
+// operands; the caller owns it, so the kernels allocate nothing). See gemm_impl.hpp.
+struct GemmRef {
+  const double* A;
+  std::ptrdiff_t ars, acs;
+  const double* B;
+  std::ptrdiff_t brs, bcs;
+  double* C;
+  std::ptrdiff_t ldc, M, N, K;
+  bool accumulate;
+  double* work;
+};
+void gemm_avx2(const GemmRef& g);
+void gemm_avx512(const GemmRef& g);
+std::ptrdiff_t gemm_work_avx2(std::ptrdiff_t M, std::ptrdiff_t K);
+std::ptrdiff_t gemm_work_avx512(std::ptrdiff_t M, std::ptrdiff_t K);
+
 // Elementwise exp with the kernels' algorithm (for tests): y[i] = exp(x[i]).
 void exp_avx2(const double* x, double* y, std::ptrdiff_t n);
 void exp_avx512(const double* x, double* y, std::ptrdiff_t n);

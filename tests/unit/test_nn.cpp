@@ -14,6 +14,7 @@
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/random.hpp"
 #include "msrom/nn/adam.hpp"
+#include "msrom/nn/gemm.hpp"
 #include "msrom/nn/kernel.hpp"
 #include "msrom/nn/mlp.hpp"
 
@@ -479,4 +480,49 @@ TEST_CASE("Inference kernels: extreme pre-activations stay finite and NaN inputs
     CHECK(Y(0, 1) == Approx(1000 + sm1 + s1).epsilon(1e-15));
     CHECK(std::isnan(Y(0, 2)));
   }
+}
+
+TEST_CASE("nn::gemm: the SIMD kernels equal a scalar fma loop bit for bit, the generic one Eigen to rounding",
+          "[nn][kernel][gemm]") {
+  // Edges of every blocking: M around the tile heights (12, 24), N around the tile widths and the 96-column
+  // block, K across the 256-step block; operands given plain and transposed, with an outer stride.
+  struct Shape {
+    Eigen::Index M, N, K;
+  };
+  const std::vector<Shape> shapes = {{1, 1, 1}, {7, 5, 3}, {24, 8, 256}, {25, 97, 257}, {64, 200, 400}, {13, 9, 600}};
+  std::uint64_t seed = 40;
+  for (const auto& s : shapes)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (int acc = 0; acc < 2; ++acc) {
+          CAPTURE(s.M, s.N, s.K, ta, tb, acc);
+          // Stored with 3 extra rows, used through a block: the outer stride differs from the row count.
+          const MatrixXd Abig = gaussian(ta ? s.K + 3 : s.M + 3, ta ? s.M : s.K, ++seed);
+          const MatrixXd Bbig = gaussian(tb ? s.N + 3 : s.K + 3, tb ? s.K : s.N, ++seed);
+          const auto A = Abig.topRows(Abig.rows() - 3);
+          const auto B = Bbig.topRows(Bbig.rows() - 3);
+          const MatrixXd C0 = gaussian(s.M, s.N, ++seed);
+          MatrixXd ref(s.M, s.N);
+          for (Eigen::Index i = 0; i < s.M; ++i)
+            for (Eigen::Index j = 0; j < s.N; ++j) {
+              double c = acc ? C0(i, j) : 0.0;
+              for (Eigen::Index k = 0; k < s.K; ++k) c = std::fma(ta ? A(k, i) : A(i, k), tb ? B(j, k) : B(k, j), c);
+              ref(i, j) = c;
+            }
+          std::vector<Kernel> kernels = simd_kernels();
+          kernels.insert(kernels.begin(), Kernel::generic);
+          for (Kernel k : kernels) {
+            CAPTURE(to_string(k));
+            KernelScope scope(k);
+            MatrixXd Cbig = MatrixXd::Constant(s.M + 2, s.N, 7.0);  // the rows below C must stay untouched
+            auto C = Cbig.topRows(s.M);
+            C = C0;
+            gemm(A, ta ? Op::transpose : Op::none, B, tb ? Op::transpose : Op::none, C, acc != 0);
+            if (k == Kernel::generic) CHECK(max_rel_err(C, ref, ref.cwiseAbs().maxCoeff()) < 1e-13);
+            else CHECK(MatrixXd(C) == ref);
+            CHECK((Cbig.bottomRows(2).array() == 7.0).all());
+          }
+        }
+  MatrixXd C(3, 4);
+  CHECK_THROWS_AS(gemm(MatrixXd(3, 5), Op::none, MatrixXd(4, 4), Op::none, C, false), std::invalid_argument);
 }
