@@ -2,8 +2,8 @@
 // -ffp-contract=off (CMakeLists.txt). Like the SIMD kernels, the loops run over a layer's output features j
 // with each output a fixed sequence z = b_j; z = z + W_jk a_k (k ascending); phi(z): whichever way the
 // compiler vectorises over j, every output gets the same operations, so a member's result does not depend on
-// the batch it is in or on the rank count. (Eigen's GEMM, used for training, does not promise that: its tail
-// paths for narrow blocks sum in another order.)
+// the batch it is in or on the rank count. (Eigen's GEMM, nn::gemm's generic path, does not promise that: its
+// tail paths for narrow blocks sum in another order.)
 #include <cmath>
 
 #include "kernel_detail.hpp"

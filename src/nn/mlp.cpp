@@ -11,6 +11,7 @@
 #include "msrom/core/errors.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/random.hpp"
+#include "msrom/nn/gemm.hpp"
 #include "msrom/nn/kernel.hpp"
 #include "kernel_detail.hpp"
 
@@ -191,7 +192,7 @@ Eigen::Map<const MatrixXd> Mlp::forward(const Eigen::Ref<const MatrixXd>& X, Tap
   tape.a(0) = X;
   for (int l = 0; l < L; ++l) {
     auto z = tape.a(l + 1);
-    z.noalias() = weight(l) * tape.a(l);
+    gemm(weight(l), Op::none, tape.a(l), Op::none, z, false);
     z.colwise() += bias(l);
     if (l + 1 < L) activate(activation_, z, tape.d(l));
   }
@@ -216,16 +217,16 @@ void Mlp::backward(const Tape& tape, const Eigen::Ref<const MatrixXd>& dY, Eigen
     Eigen::Map<MatrixXd> gW(grad.data() + offsets_[l], widths_[l + 1], widths_[l]);
     Eigen::Map<VectorXd> gb(grad.data() + bias_offset(l), widths_[l + 1]);
     const auto a = tape.activation(l);
-    gW.noalias() += delta * a.transpose();
+    gemm(delta, Op::none, a, Op::transpose, gW, true);
     gb.noalias() += delta.rowwise().sum();
     if (l > 0) {
       auto next = ws.buffer(l % 2, widths_[l], B);
-      next.noalias() = weight(l).transpose() * delta;
+      gemm(weight(l), Op::transpose, delta, Op::none, next, false);
       next.array() *= tape.d(l - 1).array();
       new (&delta) ConstMatView(next.data(), next.rows(), B, Eigen::OuterStride<>(next.rows()));
     } else if (dX) {
       dX->resize(widths_[0], B);
-      dX->noalias() = weight(0).transpose() * delta;
+      gemm(weight(0), Op::transpose, delta, Op::none, *dX, false);
     }
   }
 }

@@ -1,9 +1,12 @@
 #pragma once
-// Which implementation nn::Mlp's inference forward pass uses (training uses Eigen, see mlp.hpp).
+// Which implementation nn::Mlp's inference forward pass uses, and nn::gemm (nn/gemm.hpp: the products of
+// network training and of the convolutions).
 //
-//   generic  portable C++ for the baseline ISA (src/nn/kernel_generic.cpp): multiply-add, std::exp;
-//   avx2     explicit AVX2+FMA kernel (src/nn/kernel_impl.hpp), 4 lanes, its own exp;
-//   avx512   the same kernel with 8 lanes.
+//   generic  portable C++ for the baseline ISA (src/nn/kernel_generic.cpp): multiply-add, std::exp; nn::gemm
+//            is Eigen's product;
+//   avx2     explicit AVX2+FMA kernel (src/nn/kernel_impl.hpp), 4 lanes, its own exp; nn::gemm packed and
+//            register-blocked (src/nn/gemm_impl.hpp);
+//   avx512   the same kernels with 8 lanes.
 //
 // Every kernel computes each output of each member by one fixed sequence of operations, so a member's result
 // is the same bits whatever batch, offset or alignment it is evaluated in: ensembles are bitwise identical for
