@@ -4,8 +4,9 @@
 //
 //   data:      y_model = (y - mean) / std, mean and std over the train split (stored: norm_mean, norm_scale)
 //   stage k:   n_eta = schedule[k]; stage 0 from the seed (Xavier-normal, biases 0), stage k > 0 from stage
-//              k - 1 (init_from_previous_stage), -msde_iterations Adam steps each, lr -msde_lr at stage 0
-//              and -msde_lr_stage after, times 0.9 every 2000 steps; beta = clip((it - warm)/1600, 0, 1)
+//              k - 1 (init_from_previous_stage), -msde_iterations Adam steps (one count, or one per stage),
+//              lr -msde_lr at stage 0 and -msde_lr_stage after, times 0.9 every 2000 steps;
+//              beta = clip((it - warm)/1600, 0, 1)
 //              from it = 0 in every stage; windows of B = 64 snapshots shuffled across trajectories
 //   validation: the mean -ELBO per snapshot (beta = 1) on tiled windows of the validation split, every
 //              -msde_val_every steps and at the end of each stage
@@ -118,7 +119,14 @@ int learn_msde(Session& session) {
   c.seed = static_cast<std::uint64_t>(opts.integer("msde_seed", 1, "seed of the initial weights, windows and eps", 0));
   vi::TrainOptions to;
   to.seed = c.seed;
-  to.iterations = static_cast<int>(opts.integer("msde_iterations", 20000, "Adam steps per stage", 0, 1000000000));
+  auto iterations = ints_of(opts.reals("msde_iterations", {20000}, "Adam steps per stage: one value for every stage, "
+                                                                   "or one per stage of the schedule"),
+                            "msde_iterations", 0);
+  if (iterations.size() == 1) iterations.assign(schedule.size(), iterations[0]);
+  if (iterations.size() != schedule.size())
+    throw InputError("-msde_iterations: " + std::to_string(iterations.size()) + " values for a schedule of " +
+                     std::to_string(schedule.size()) + " stages (give one, or one per stage)");
+  to.iterations = iterations[0];
   to.window = static_cast<int>(opts.integer("msde_window", 64, "B: snapshots per window", 2, 100000));
   to.windows_per_step = static_cast<int>(opts.integer("msde_windows_per_step", 1, "windows per Adam step (spread over ranks)", 1, 100000));
   const double lr0 = opts.positive("msde_lr", 1e-3, "Adam learning rate of the first stage");
@@ -137,7 +145,7 @@ int learn_msde(Session& session) {
   const auto progress_mode = read_progress_mode(opts);
   read_nn_kernel_option();
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
-  if (finish_options("usage: msrom learn-msde -data data.h5 [-msde_eta_schedule 0,1,2,3,4,5] [-msde_iterations N] "
+  if (finish_options("usage: msrom learn-msde -data data.h5 [-msde_eta_schedule 0,1,2,3,4,5] [-msde_iterations N|N0,N1,...] "
                      "[-restart] -output model.h5"))
     return 0;
   if (data.empty()) throw InputError("-data: no data file given");
@@ -185,7 +193,9 @@ int learn_msde(Session& session) {
   std::ostringstream id;
   id << data << "|" << c.n_zeta << "|";
   for (int s : schedule) id << s << ",";
-  id << "|" << to.iterations << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
+  id << "|";
+  for (int n : iterations) id << n << ",";
+  id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
      << "|" << c.stencil_radius << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel());
   for (int h : c.macro_hidden) id << "m" << h;
@@ -232,7 +242,12 @@ int learn_msde(Session& session) {
 
   std::signal(SIGTERM, on_msde_signal);
   std::signal(SIGUSR1, on_msde_signal);
-  const double total_steps = double(schedule.size()) * to.iterations;
+  double total_steps = 0;
+  std::vector<double> steps_before;  // progress: the steps of the stages before each stage
+  for (int n : iterations) {
+    steps_before.push_back(total_steps);
+    total_steps += n;
+  }
   Progress progress("learn-msde", total_steps, progress_mode);
 
   auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam) {
@@ -274,6 +289,7 @@ int learn_msde(Session& session) {
     ao.schedule = to.schedule;
     nn::Adam adam(model->num_params(), ao);
     vi::TrainOptions o = to;
+    o.iterations = iterations[si];
     o.lr = ao.lr;
     o.adam = &adam;
     o.start = 0;
@@ -295,7 +311,7 @@ int learn_msde(Session& session) {
       push(st.history, r);
       if (val && val_every > 0 && (it + 1) % val_every == 0 && it + 1 < o.iterations)
         st.val.emplace_back(it + 1, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
-      progress.update(double(si) * to.iterations + it + 1);
+      progress.update(steps_before[si] + it + 1);
     };
     bool interrupted = false;
     o.stop_after = [&](int it) {
@@ -368,7 +384,9 @@ int learn_msde(Session& session) {
     std::printf("learn-msde: %s, %zu train trajectories, n_y %d -> n_zeta %d, schedule n_eta", data.c_str(),
                 train.u.size(), c.n_y, c.n_zeta);
     for (int s : schedule) std::printf(" %d", s);
-    std::printf(", %d steps per stage on %d ranks in %.2f s -> %s\n", to.iterations, size(), seconds, output.c_str());
+    std::printf(", steps");
+    for (int n : iterations) std::printf(" %d", n);
+    std::printf(" on %d ranks in %.2f s -> %s\n", size(), seconds, output.c_str());
     for (std::size_t k = 0; k < schedule.size(); ++k) {
       const std::string tag = "eta_" + std::to_string(schedule[k]);
       std::printf("  n_eta = %d: %lld parameters, train -ELBO/snapshot %.6g", schedule[k],

@@ -1132,11 +1132,22 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
                     {l + data + " -msde_cnn_kernel 4", "-msde_cnn_kernel"},
                     {l + data + " -msde_lr -1", "-msde_lr"},
                     {l + data + " -msde_typo 1", "-msde_typo"},
+                    {l + data + " -msde_iterations 4,4,4", "-msde_iterations"},  // 3 counts, 2 stages
                     {l + data + " -restart -msde_checkpoint " + foreign, foreign},
                     {"learn-msde -data " + data + " -output /nonexistent_dir/model.h5", "-output"}},
                    {out, out + ".part", dir + "/metrics.json"});
   // A model file to evaluate with: the ensemble and evaluate-msde refuse what does not fit.
   REQUIRE(run(l + data).code == 0);
+  {  // -msde_iterations with one count per stage
+    const std::string per = dir + "/per_stage.h5";
+    const auto r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + per + " -data " + data +
+                       " -msde_iterations 3,5");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto f = msrom::h5::File::open(per);
+    CHECK(f.read("/msde/eta_0/history/loss").size() == 3);
+    CHECK(f.read("/msde/eta_1/history/loss").size() == 5);
+  }
   const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
   const std::string ens = "ensemble -model " + out + " -output " + dir + "/roll.h5 -data ";
   check_bad_inputs({{e + data, data},                                   // no /msde
