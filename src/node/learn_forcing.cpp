@@ -249,12 +249,13 @@ Metrics learn_forcing(const LearnForcingConfig& cfg, MPI_Comm comm) {
                      std::to_string(series.first()) + " samples (-forcing_m, -forcing_tau)");
 
   if (!cfg.refit) {
-    std::vector<int> widths{series.dim()};
-    widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
-    widths.push_back(series.dim());
-    if (!cfg.resume)
+    if (!cfg.resume) {  // new networks; with -forcing_continue the group's
+      std::vector<int> widths{series.dim()};
+      widths.insert(widths.end(), cfg.hidden.begin(), cfg.hidden.end());
+      widths.push_back(series.dim());
       for (int i = 0; i < members; ++i)
         nets.emplace_back(widths, nn::activation_from_string(cfg.activation), cfg.seed + static_cast<std::uint64_t>(i));
+    }
     TrainOptions to = cfg.train;
     to.seed = cfg.seed;
     std::unique_ptr<Progress> progress;
