@@ -126,7 +126,6 @@ int learn_msde(Session& session) {
   if (iterations.size() != schedule.size())
     throw InputError("-msde_iterations: " + std::to_string(iterations.size()) + " values for a schedule of " +
                      std::to_string(schedule.size()) + " stages (give one, or one per stage)");
-  to.iterations = iterations[0];
   to.window = static_cast<int>(opts.integer("msde_window", 64, "B: snapshots per window", 2, 100000));
   to.windows_per_step = static_cast<int>(opts.integer("msde_windows_per_step", 1, "windows per Adam step (spread over ranks)", 1, 100000));
   const double lr0 = opts.positive("msde_lr", 1e-3, "Adam learning rate of the first stage");

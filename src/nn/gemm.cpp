@@ -31,19 +31,14 @@ void gemm(const Eigen::Ref<const Eigen::MatrixXd>& A, Op op_a, const Eigen::Ref<
     return;
   }
 #endif
-  if (ta && tb) {
-    if (accumulate) C.noalias() += A.transpose() * B.transpose();
-    else C.noalias() = A.transpose() * B.transpose();
-  } else if (ta) {
-    if (accumulate) C.noalias() += A.transpose() * B;
-    else C.noalias() = A.transpose() * B;
-  } else if (tb) {
-    if (accumulate) C.noalias() += A * B.transpose();
-    else C.noalias() = A * B.transpose();
-  } else {
-    if (accumulate) C.noalias() += A * B;
-    else C.noalias() = A * B;
-  }
+  const auto assign = [&](const auto& product) {
+    if (accumulate) C.noalias() += product;
+    else C.noalias() = product;
+  };
+  if (ta && tb) assign(A.transpose() * B.transpose());
+  else if (ta) assign(A.transpose() * B);
+  else if (tb) assign(A * B.transpose());
+  else assign(A * B);
 }
 
 }  // namespace msrom::nn

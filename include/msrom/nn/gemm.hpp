@@ -1,5 +1,6 @@
 #pragma once
-// Dense matrix products with a fixed order of operations, for the convolutions' im2col GEMMs (nn/conv.hpp).
+// Dense matrix products with a fixed order of operations: the convolutions' im2col GEMMs (nn/conv.hpp) and the
+// products of network training (nn::Mlp forward, dW, W^T delta).
 //
 //   C = [C] + op(A) op(B),  op = none | transpose
 //
