@@ -14,6 +14,12 @@
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
 //              rank count: the training is rank-count independent).
+//   -msde_init FILE: extend another run. FILE's stages below the schedule's first n_eta are kept as they are,
+//              the first stage starts from FILE's final stage (the same n_eta: that stage is trained further,
+//              its history rows continue), and FILE's normalisation is used. `-msde_eta_schedule 0
+//              -msde_iterations 20000` then `-msde_init stage0.h5 -msde_eta_schedule 1,2,3,4,5` equals the one
+//              run `-msde_iterations 20000,N` bit for bit (tested). A continued stage restarts the KL annealing
+//              and the lr schedule; -msde_kl_anneal 0 gives beta = 1 from its first step.
 //
 // Sample runs:
 //   msrom learn-msde -data runs/kdv/data.h5 -output runs/kdv/model.h5
@@ -105,9 +111,9 @@ int learn_msde(Session& session) {
   const std::string output = opts.string("output", "model.h5", "model file to write (/msde/eta_<k>); metrics.json beside it");
   vi::MsdeConfig c;
   c.n_zeta = static_cast<int>(opts.integer("msde_n_zeta", 20, "coarse cells n_zeta (must divide the grid)", 1));
-  const auto schedule = ints_of(opts.reals("msde_eta_schedule", {0, 1, 2, 3, 4, 5},
-                                           "augmentation schedule: n_eta of each stage (increasing; 0 = implicit-scale)"),
-                                "msde_eta_schedule", 0);
+  auto schedule = ints_of(opts.reals("msde_eta_schedule", {0, 1, 2, 3, 4, 5},
+                                     "augmentation schedule: n_eta of each stage (increasing; 0 = implicit-scale)"),
+                          "msde_eta_schedule", 0);
   c.stencil_radius = static_cast<int>(opts.integer("msde_stencil_radius", 2, "macro drift stencil radius", 0, 50));
   c.macro_hidden = ints_of(opts.reals("msde_macro_hidden", {128, 128}, "macro drift hidden widths"), "msde_macro_hidden", 1);
   c.micro_hidden =
@@ -140,12 +146,14 @@ int learn_msde(Session& session) {
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
+  const std::string init_path = opts.string("msde_init", "", "model file to start from: its stages below the schedule's "
+                                                             "first are kept, and the first stage starts from its final one");
   const bool restart = opts.flag("restart", false, "continue from the checkpoint if there is one");
   const auto progress_mode = read_progress_mode(opts);
   read_nn_kernel_option();
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   if (finish_options("usage: msrom learn-msde -data data.h5 [-msde_eta_schedule 0,1,2,3,4,5] [-msde_iterations N|N0,N1,...] "
-                     "[-restart] -output model.h5"))
+                     "[-msde_init model0.h5] [-restart] -output model.h5"))
     return 0;
   if (data.empty()) throw InputError("-data: no data file given");
   if (output.empty()) throw InputError("-output: no model file given");
@@ -166,7 +174,48 @@ int learn_msde(Session& session) {
       for (double v : f.read("/split")) has_val = has_val || v == 1;
     if (has_val) val = std::make_unique<vi::Trajectories>(vi::read_trajectories(data, 1));
   }
-  const auto norm = vi::fit_normalisation(train);
+  // -msde_init: the stages of another run that this one extends (kept: those below the schedule's first n_eta)
+  // and the final stage the first new stage starts from (the same n_eta: that stage is trained further). The
+  // model was trained in that file's normalised coordinates, so its normalisation is used.
+  std::vector<Stage> kept;
+  std::unique_ptr<vi::MsdeModel> init_model;
+  vi::StageHistory init_history;  // the final stage's, when the first new stage continues it
+  std::vector<std::pair<int, double>> init_val;
+  vi::Normalisation norm;
+  if (!init_path.empty()) {
+    const auto f = h5::File::open(init_path, "-msde_init");
+    const auto stored = vi::msde_stages(f, "-msde_init");
+    const int last = stored.back();
+    if (last > schedule[0])
+      throw InputError("-msde_init: '" + init_path + "' ends at n_eta = " + std::to_string(last) +
+                       ", beyond the schedule's first stage n_eta = " + std::to_string(schedule[0]));
+    auto read_val = [&](int k) {
+      std::vector<std::pair<int, double>> v;
+      const std::string g = "/msde/eta_" + std::to_string(k) + "/history/validation";
+      if (f.exists(g)) {
+        const auto x = f.read(g);
+        for (std::size_t q = 0; q + 1 < x.size(); q += 2) v.emplace_back(static_cast<int>(x[q]), x[q + 1]);
+      }
+      return v;
+    };
+    for (int k : stored) {
+      if (k >= schedule[0]) continue;
+      Stage st;
+      st.model = std::make_unique<vi::MsdeModel>(vi::load_msde(f, k, "-msde_init").model);
+      st.history = read_history(f, "/msde/eta_" + std::to_string(k) + "/history");
+      st.val = read_val(k);
+      kept.push_back(std::move(st));
+    }
+    auto loaded = vi::load_msde(f, last, "-msde_init");
+    norm = loaded.norm;
+    init_model = std::make_unique<vi::MsdeModel>(std::move(loaded.model));
+    if (last == schedule[0]) {
+      init_history = read_history(f, "/msde/eta_" + std::to_string(last) + "/history");
+      init_val = read_val(last);
+    }
+  } else {
+    norm = vi::fit_normalisation(train);
+  }
   vi::normalise(train, norm);
   if (val) vi::normalise(*val, norm);
   c.n_y = static_cast<int>(train.u[0].rows());
@@ -188,9 +237,28 @@ int learn_msde(Session& session) {
     if (!vw) val.reset();
   }
 
+  if (init_model) {
+    // Every parameter of the final stored stage must have its place in the first new stage.
+    vi::MsdeConfig first = c;
+    first.n_eta = schedule[0];
+    vi::MsdeModel probe(first);
+    try {
+      vi::init_from_previous_stage(probe, *init_model);
+    } catch (const InputError&) {
+      throw InputError("-msde_init: '" + init_path + "': its final stage differs from this run's model in more than "
+                       "n_eta (compare -msde_n_zeta, the widths, the CNN and the stencil options)");
+    }
+  }
+  // The kept stages come first in the stored schedule; they take no steps.
+  const std::size_t n_kept = kept.size();
+  for (std::size_t k = n_kept; k-- > 0;) {
+    schedule.insert(schedule.begin(), kept[k].model->n_eta);
+    iterations.insert(iterations.begin(), 0);
+  }
+
   // The run's identity: a checkpoint of another run is refused.
   std::ostringstream id;
-  id << data << "|" << c.n_zeta << "|";
+  id << data << "|" << init_path << "|" << c.n_zeta << "|";
   for (int s : schedule) id << s << ",";
   id << "|";
   for (int n : iterations) id << n << ",";
@@ -203,7 +271,14 @@ int learn_msde(Session& session) {
   const std::string identity = id.str();
 
   std::vector<Stage> stages(schedule.size());
-  std::size_t si = 0;
+  for (std::size_t k = 0; k < n_kept; ++k) stages[k] = std::move(kept[k]);
+  std::size_t si = n_kept;
+  // A continued stage's rows follow the stored ones (the validation's step numbers too).
+  const int continued_steps = static_cast<int>(init_history.loss.size());
+  if (si < stages.size()) {
+    stages[si].history = init_history;
+    stages[si].val = init_val;
+  }
   int start_it = 0;
   Eigen::VectorXd resume_theta, resume_m, resume_v;
   std::int64_t resume_t = 0;
@@ -282,7 +357,11 @@ int learn_msde(Session& session) {
     vi::MsdeConfig cs = c;
     cs.n_eta = schedule[si];
     auto model = std::make_unique<vi::MsdeModel>(cs);
-    if (si > 0) vi::init_from_previous_stage(*model, *stages[si - 1].model);
+    if (si == n_kept && init_model)
+      vi::init_from_previous_stage(*model, *init_model);
+    else if (si > 0)
+      vi::init_from_previous_stage(*model, *stages[si - 1].model);
+    const int step_offset = si == n_kept ? continued_steps : 0;
     nn::AdamOptions ao;
     ao.lr = si == 0 ? lr0 : lr_stage;
     ao.schedule = to.schedule;
@@ -309,7 +388,8 @@ int learn_msde(Session& session) {
                            ", step " + std::to_string(it) + " (try a smaller -msde_lr)");
       push(st.history, r);
       if (val && val_every > 0 && (it + 1) % val_every == 0 && it + 1 < o.iterations)
-        st.val.emplace_back(it + 1, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+        st.val.emplace_back(step_offset + it + 1,
+                            vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
       progress.update(steps_before[si] + it + 1);
     };
     bool interrupted = false;
@@ -328,7 +408,7 @@ int learn_msde(Session& session) {
     vi::train(*model, train, o, MPI_COMM_WORLD);
     if (interrupted) return kExitCheckpointedMsde;
     st.seconds = MPI_Wtime() - t0;
-    if (val) st.val.emplace_back(o.iterations, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+    if (val) st.val.emplace_back(step_offset + o.iterations, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
     st.model = std::move(model);
   }
   const double seconds = progress.finish();

@@ -1115,6 +1115,53 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
   }
 }
 
+TEST_CASE("learn-msde -msde_init: a schedule run in two parts equals the one run bit for bit", "[integration][msde][init]") {
+  const std::string data = msde_data(), dir = scratch() + "/msde_init";
+  msrom::make_output_directory("test", dir);
+  const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output ";
+  REQUIRE(run(base + dir + "/whole.h5 -msde_iterations 6,4").code == 0);
+  REQUIRE(run(base + dir + "/part0.h5 -msde_eta_schedule 0 -msde_iterations 6").code == 0);
+  // The second part on 2 ranks: the training is rank-count independent.
+  auto r = run(base + dir + "/part1.h5 -msde_init " + dir + "/part0.h5 -msde_eta_schedule 1 -msde_iterations 4", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto a = msrom::h5::File::open(dir + "/whole.h5"), b = msrom::h5::File::open(dir + "/part1.h5");
+  CHECK(b.read("/msde/stages") == std::vector<double>{0, 1});
+  for (const char* g : {"/msde/eta_0", "/msde/eta_1"})
+    for (const char* d : {"/params", "/history/loss", "/history/lr", "/history/validation"})
+      CHECK(a.read(std::string(g) + d) == b.read(std::string(g) + d));
+  CHECK(a.read_double_attribute("/msde/eta_1", "norm_mean") == b.read_double_attribute("/msde/eta_1", "norm_mean"));
+
+  // Continuing the final stage: 0 steps keep it as it was; 3 more steps append 3 rows and move it.
+  r = run(base + dir + "/same.h5 -msde_init " + dir + "/part0.h5 -msde_eta_schedule 0 -msde_iterations 0");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto p0 = msrom::h5::File::open(dir + "/part0.h5");
+  {
+    const auto c = msrom::h5::File::open(dir + "/same.h5");
+    CHECK(c.read("/msde/eta_0/params") == p0.read("/msde/eta_0/params"));
+    CHECK(c.read("/msde/eta_0/history/loss") == p0.read("/msde/eta_0/history/loss"));
+  }
+  r = run(base + dir + "/more.h5 -msde_init " + dir + "/part0.h5 -msde_eta_schedule 0 -msde_iterations 3");
+  REQUIRE(r.code == 0);
+  {
+    const auto c = msrom::h5::File::open(dir + "/more.h5");
+    const auto l0 = p0.read("/msde/eta_0/history/loss"), l = c.read("/msde/eta_0/history/loss");
+    REQUIRE(l.size() == l0.size() + 3);
+    CHECK(std::equal(l0.begin(), l0.end(), l.begin()));
+    CHECK(c.read("/msde/eta_0/params") != p0.read("/msde/eta_0/params"));
+    const auto v = c.read("/msde/eta_0/history/validation");
+    REQUIRE(v.size() >= 2);
+    CHECK(v[v.size() - 2] == double(l.size()));  // the last validation at step 6 + 3
+  }
+  // Refused: a file that ends after the schedule's first stage, another architecture, no model file.
+  check_bad_inputs({{base + dir + "/bad.h5 -msde_init " + dir + "/whole.h5 -msde_eta_schedule 0", "-msde_init"},
+                    {base + dir + "/bad.h5 -msde_init " + dir + "/part0.h5 -msde_macro_hidden 8", "-msde_init"},
+                    {base + dir + "/bad.h5 -msde_init " + data, "-msde_init"},
+                    {base + dir + "/bad.h5 -msde_init " + dir + "/missing.h5", dir + "/missing.h5"}},
+                   {dir + "/bad.h5", dir + "/bad.h5.part", dir + "/bad.h5.ckpt"});
+}
+
 TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 with one line, no output",
           "[integration][msde][bad_input]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_bad";
