@@ -121,6 +121,8 @@ int learn_msde(Session& session) {
   c.cnn_channels =
       ints_of(opts.reals("msde_cnn_channels", {4, 16, 64}, "eta encoder CNN channels (decoder mirrors)"), "msde_cnn_channels", 1);
   c.cnn_kernel = static_cast<int>(opts.integer("msde_cnn_kernel", 25, "CNN kernel width (odd)", 1, 1001));
+  c.local_eta = opts.choice("msde_eta_field", "global", {"global", "local"},
+                            "eta: n_eta global variables (the paper), or n_eta channels per coarse cell") == "local";
   if (c.cnn_kernel % 2 == 0) throw InputError("-msde_cnn_kernel: must be odd (got " + std::to_string(c.cnn_kernel) + ")");
   c.seed = static_cast<std::uint64_t>(opts.integer("msde_seed", 1, "seed of the initial weights, windows and eps", 0));
   vi::TrainOptions to;
@@ -264,7 +266,7 @@ int learn_msde(Session& session) {
   for (int n : iterations) id << n << ",";
   id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
-     << "|" << c.stencil_radius << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel());
+     << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel());
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;

@@ -9,6 +9,7 @@
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
 #include "msrom/nn/gemm.hpp"
+#include "conv_detail.hpp"
 
 namespace msrom::nn {
 
@@ -20,30 +21,10 @@ namespace {
 
 constexpr double kLeakySlope = 0.01;  // nn::Mlp's
 
-inline double* grow(VectorXd& v, Index n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
-}
-
-inline Index wrap(Index q, Index n) {
-  const Index r = q % n;
-  return r < 0 ? r + n : r;
-}
-
-void check_shape(const char* who, int cin, int cout, int kernel, int stride) {
-  if (cin < 1 || cout < 1 || kernel < 1 || kernel % 2 == 0 || stride < 1)
-    throw InputError(std::string(who) + ": channels " + std::to_string(cin) + " -> " + std::to_string(cout) +
-                     ", kernel " + std::to_string(kernel) + ", stride " + std::to_string(stride) +
-                     ": channels and stride must be >= 1 and the kernel odd");
-}
-
-// Xavier normal (fan_in = k C_in, fan_out = k C_out), zero bias.
-void xavier(Eigen::Ref<VectorXd> w, Index nweights, double fan_in, double fan_out, std::uint64_t seed) {
-  const Philox rng(seed, 0, Purpose::training);
-  rng.normals(0, w.data(), static_cast<std::size_t>(nweights));
-  w.head(nweights) *= std::sqrt(2.0 / (fan_in + fan_out));
-  w.tail(w.size() - nweights).setZero();
-}
+using detail::check_shape;
+using detail::grow;
+using detail::wrap;
+using detail::xavier;
 
 }  // namespace
 

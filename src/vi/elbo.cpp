@@ -51,6 +51,7 @@ ElboTerms Elbo::evaluate(const MsdeModel& model, const Eigen::Ref<const MatrixXd
 ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y, const Eigen::Ref<const VectorXd>& t,
                     const Eigen::Ref<const MatrixXd>& eps, double beta, VectorXd* grad) {
   const int D = model.latent_dim(), nz = model.n_zeta, ne = model.n_eta, ny = model.n_y, s = model.stride;
+  const int er = model.eta_rows();  // the eta block of z: n_eta (global) or n_eta n_zeta (local)
   const Index B = Y.cols();
   if (Y.rows() != ny || B < 2 || t.size() != B || eps.rows() != D || eps.cols() != B)
     throw std::invalid_argument("vi::Elbo: a window is n_y x B (B >= 2) with B times and D x B eps; got Y " +
@@ -75,7 +76,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       hp = out.data();
       hr = out.rows();
     }
-    mu_.bottomRows(ne) = model.encoder_linear.forward(Eigen::Map<const MatrixXd>(hp, hr, B), enc_lin_tape_);
+    model.eta_readout_forward(Eigen::Map<const MatrixXd>(hp, hr, B), mu_.bottomRows(er), enc_eta_tape_);
   }
   const VectorXd enc_var = softplus_of(model.encoder_rho);
   V_.resize(B, 2 * D);
@@ -101,12 +102,10 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   Dz_ *= double(s);
   a_ = softplus_of(model.decoder_rho_zeta);
   if (ne > 0) {
-    hdec_ = model.decoder_linear.forward(z_.bottomRows(ne), dec_lin_tape_);
-    dphi_dec_.resize(hdec_.rows(), B);
-    nn::activate(model.config.activation, hdec_, dphi_dec_);
+    model.eta_decoder_forward(z_.bottomRows(er), dec_eta_tape_);
     dec_tapes_.resize(model.decoder_convs.size());
-    const double* hp = hdec_.data();
-    Index hr = hdec_.rows();
+    const double* hp = dec_eta_tape_.h.data();
+    Index hr = dec_eta_tape_.h.rows();
     for (std::size_t l = 0; l < model.decoder_convs.size(); ++l) {
       const auto out = model.decoder_convs[l].forward(Eigen::Map<const MatrixXd>(hp, hr, B), dec_tapes_[l]);
       hp = out.data();
@@ -129,8 +128,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   g_ = softplus_of(model.diffusion_rho);
   Sigma_ = g_.cwiseAbs2();
   f_.resize(D, B);
-  f_.topRows(nz) = model.macro_drift.forward(z_.topRows(nz), z_.bottomRows(ne), macro_tape_);
-  if (ne > 0) f_.bottomRows(ne) = model.micro_drift.forward(z_, micro_tape_);
+  model.drift_forward(z_, f_, drift_tape_);
   A_ = 0.5 * (S_.array().inverse().colwise() * Sigma_.array() - dlS_.array());
   r_ = dm_ - f_ - A_.cwiseProduct(sq_).cwiseProduct(eps);
   terms.drift_residual = 0.5 * w * (r_.array().square().colwise() / Sigma_.array()).sum();
@@ -168,9 +166,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       model.decoder_convs[l].backward(dec_tapes_[l], gh_, seg_n("decoder/conv" + std::to_string(l)), &gtmp_, ws_);
       std::swap(gh_, gtmp_);
     }
-    gh_.array() *= dphi_dec_.array();
-    model.decoder_linear.backward(dec_lin_tape_, gh_, seg("decoder/linear"), &gtmp_, ws_);
-    gz_.bottomRows(ne) = gtmp_;
+    model.eta_decoder_backward(dec_eta_tape_, gh_, G, gz_.bottomRows(er), ws_);
   } else {
     seg("decoder/variance_zeta") = (gs2.array() * sigmoid_of(model.decoder_rho_zeta).array()).matrix();
   }
@@ -192,13 +188,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   glS_ =
       -0.5 * (gA.array() * (S_.array().inverse().colwise() * Sigma_.array())).matrix();  // gS S, gS = -gA Sigma/(2S^2)
   // drift MLPs
-  model.macro_drift.backward(macro_tape_, gf_.topRows(nz), seg("drift/macro"), &gzeta_, ne > 0 ? &geta_ : nullptr, ws_);
-  gz_.topRows(nz) += gzeta_;
-  if (ne > 0) {
-    gz_.bottomRows(ne) += geta_;
-    model.micro_drift.backward(micro_tape_, gf_.bottomRows(ne), seg("drift/micro"), &gmicro_, ws_);
-    gz_ += gmicro_;
-  }
+  model.drift_backward(drift_tape_, gf_, G, gz_, ws_);
   seg("diffusion") = (gSigma.array() * 2.0 * g_.array() * sigmoid_of(model.diffusion_rho).array()).matrix();
   // z = m + sq .* eps; sq = exp(logS / 2); the residual's -A .* sq .* eps.
   gm_ = gz_;
@@ -223,7 +213,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   // ---- encoder.
   seg("filter/log_std")[0] += model.filter.log_std_gradient(Y, gmu_.topRows(nz), s);
   if (ne > 0) {
-    model.encoder_linear.backward(enc_lin_tape_, gmu_.bottomRows(ne), seg("encoder/linear"), &gh_, ws_);
+    model.eta_readout_backward(enc_eta_tape_, gmu_.bottomRows(er), G, gh_, ws_);
     for (int l = static_cast<int>(model.encoder_convs.size()) - 1; l >= 0; --l) {
       model.encoder_convs[l].backward(enc_tapes_[l], gh_, seg_n("encoder/conv" + std::to_string(l)), &gtmp_, ws_);
       std::swap(gh_, gtmp_);

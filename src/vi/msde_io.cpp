@@ -84,6 +84,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "seed", static_cast<std::int64_t>(c.seed));
   out.attribute(g, "activation", nn::to_string(c.activation));
   out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
+  out.attribute(g, "eta_field", std::string(c.local_eta ? "local" : "global"));
   out.attribute(g, "norm_mean", norm.mean);
   out.attribute(g, "norm_scale", norm.scale);
   std::vector<std::string> names;
@@ -161,6 +162,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
     if (!f.has_attribute(g, a)) throw InputError(who + "no attribute " + a + " on " + g);
   c.activation = nn::activation_from_string(f.read_string_attribute(g, "activation"));
   c.gp.warp_activation = nn::activation_from_string(f.read_string_attribute(g, "gp_warp_activation"));
+  if (f.has_attribute(g, "eta_field")) {  // files before the local field hold global models
+    const std::string e = f.read_string_attribute(g, "eta_field");
+    if (e != "global" && e != "local") throw InputError(who + "attribute eta_field of " + g + " is '" + e + "'");
+    c.local_eta = e == "local";
+  }
   if (c.n_y < 1 || c.n_y > 100000000 || c.n_zeta < 1 || c.n_eta < 0 || c.stencil_radius < 0 || c.cnn_kernel < 1 ||
       c.cnn_kernel % 2 == 0 || c.cnn_stride < 1 || !(c.gp.lengthscale > 0) || !(c.gp.nugget > 0))
     throw InputError(who + g + ": invalid model sizes");
@@ -191,6 +197,45 @@ bool is_msde_file(const std::string& path) {
   }
 }
 
+namespace {
+// Copies a previous stage's MLP into the next stage's where the weights have counterparts. First layer's
+// input columns: C = 0, the previous columns are a prefix of the next; C > 0, the input is blocks of
+// channels (one per stencil point), and block q's c_prev old channels move from q c_prev to q c_next. Last
+// layer's output rows: the first out_prev keep their places. Hidden layers are copied whole.
+void copy_mlp(nn::Mlp& next, const nn::Mlp& prev, int c_next, int c_prev, int out_prev) {
+  const int L = prev.num_layers();
+  for (int l = 0; l < L; ++l) {
+    const auto W = prev.weight(l);
+    auto N = next.weight(l);
+    const Index rows = l == L - 1 ? std::min<Index>(out_prev, W.rows()) : W.rows();
+    if (l > 0) {
+      N.topRows(rows) = W.topRows(rows);
+    } else if (c_next == 0) {
+      N.topLeftCorner(rows, W.cols()) = W.topRows(rows);
+    } else {
+      for (Index q = 0; q < W.cols() / c_prev; ++q)
+        N.block(0, q * c_next, rows, c_prev) = W.block(0, q * c_prev, rows, c_prev);
+    }
+    next.bias(l).head(rows) = prev.bias(l).head(rows);
+  }
+}
+
+// The local model's eta parts (prev.n_eta = je > 0): old channels keep their places in every layer.
+void init_local_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
+  const int je = prev.n_eta;
+  for (std::size_t l = 0; l < prev.encoder_convs.size(); ++l) next.encoder_convs[l].params() = prev.encoder_convs[l].params();
+  for (std::size_t l = 0; l < prev.decoder_convs.size(); ++l) next.decoder_convs[l].params() = prev.decoder_convs[l].params();
+  next.decoder_rho_eta = prev.decoder_rho_eta;
+  // encoder_cell: W (n_eta x C_last), b (n_eta): the old output rows
+  next.encoder_cell.weight().topRows(je) = prev.encoder_cell.weight();
+  next.encoder_cell.bias().head(je) = prev.encoder_cell.bias();
+  // decoder_cell: W (n_eta x C_last) (the adjoint's layout), b (C_last): the old input rows
+  next.decoder_cell.weight().topRows(je) = prev.decoder_cell.weight();
+  next.decoder_cell.bias() = prev.decoder_cell.bias();
+  copy_mlp(next.micro_local.mlp(), prev.micro_local.mlp(), 1 + next.n_eta, 1 + je, je);
+}
+}  // namespace
+
 void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   MsdeConfig a = next.config, b = prev.config;
   a.n_eta = b.n_eta = 0;
@@ -198,29 +243,25 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.stencil_radius == b.stencil_radius &&
                     a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
                     a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
-                    a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden;
+                    a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden &&
+                    (a.local_eta == b.local_eta || prev.n_eta == 0);
   if (!same || next.n_eta < prev.n_eta)
     throw InputError("vi::init_from_previous_stage: the stages differ in more than n_eta (or n_eta decreases)");
-  const int jz = prev.n_zeta, je = prev.n_eta, Dj = prev.latent_dim();
+  const int je = prev.n_eta, Dj = prev.latent_dim();
   next.filter.params() = prev.filter.params();
   next.gp.log_lengthscale() = const_cast<MsdeModel&>(prev).gp.log_lengthscale();
   next.gp.warp().params() = prev.gp.warp().params();
   next.decoder_rho_zeta = prev.decoder_rho_zeta;
   next.encoder_rho.head(Dj) = prev.encoder_rho;
   next.diffusion_rho.head(Dj) = prev.diffusion_rho;
-  // macro drift: input columns [stencil (2r+1) | eta_1..eta_je] keep their places.
-  {
-    const auto& pm = prev.macro_drift.mlp();
-    auto& nm = next.macro_drift.mlp();
-    for (int l = 0; l < pm.num_layers(); ++l) {
-      if (l == 0)
-        nm.weight(0).leftCols(pm.weight(0).cols()) = pm.weight(0);
-      else
-        nm.weight(l) = pm.weight(l);
-      nm.bias(l) = pm.bias(l);
-    }
-  }
+  // macro drift: global, input columns [stencil (2r+1) | eta_1..eta_je] keep their places; local, the
+  // stencil's points are blocks of C channels, whose first C_prev columns are the old channels.
+  copy_mlp(next.macro_drift.mlp(), prev.macro_drift.mlp(), next.local ? 1 + next.n_eta : 0, next.local ? 1 + je : 0, 1);
   if (je == 0) return;
+  if (next.local) {
+    init_local_from_previous_stage(next, prev);
+    return;
+  }
   for (std::size_t l = 0; l < prev.encoder_convs.size(); ++l) next.encoder_convs[l].params() = prev.encoder_convs[l].params();
   for (std::size_t l = 0; l < prev.decoder_convs.size(); ++l) next.decoder_convs[l].params() = prev.decoder_convs[l].params();
   next.decoder_rho_eta = prev.decoder_rho_eta;
@@ -228,28 +269,7 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   next.encoder_linear.bias(0).head(je) = prev.encoder_linear.bias(0);
   next.decoder_linear.weight(0).leftCols(je) = prev.decoder_linear.weight(0);
   next.decoder_linear.bias(0) = prev.decoder_linear.bias(0);
-  {
-    const auto& pm = prev.micro_drift;
-    auto& nm = next.micro_drift;
-    const int L = pm.num_layers();
-    for (int l = 0; l < L; ++l) {
-      auto W = pm.weight(l);
-      if (L == 1) {
-        nm.weight(l).topLeftCorner(je, Dj) = W;
-        nm.bias(l).head(je) = pm.bias(l);
-      } else if (l == 0) {
-        nm.weight(l).leftCols(Dj) = W;
-        nm.bias(l) = pm.bias(l);
-      } else if (l == L - 1) {
-        nm.weight(l).topRows(je) = W;
-        nm.bias(l).head(je) = pm.bias(l);
-      } else {
-        nm.weight(l) = W;
-        nm.bias(l) = pm.bias(l);
-      }
-    }
-  }
-  (void)jz;
+  copy_mlp(next.micro_drift, prev.micro_drift, 0, 0, je);
 }
 
 }  // namespace msrom::vi

@@ -6,10 +6,12 @@
 #include <string>
 
 #include "msrom/core/errors.hpp"
+#include "msrom/nn/conv.hpp"
 
 namespace msrom::vi {
 
 using Eigen::Index;
+using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 double softplus(double x) {
@@ -31,9 +33,29 @@ std::string where(const MsdeConfig& c) {
   return "vi::MsdeModel (n_y " + std::to_string(c.n_y) + ", n_zeta " + std::to_string(c.n_zeta) + ", n_eta " +
          std::to_string(c.n_eta) + ")";
 }
+
+// The local model's CNN strides: the prime factors of s, largest first, each given to the layer with the
+// smallest product so far (s = 50, 3 layers: 5, 5, 2; s = 16: 4, 2, 2). Layers left over get stride 1.
+std::vector<int> spread_strides(int s, std::size_t layers) {
+  std::vector<int> primes;
+  for (int p = 2; s > 1; ++p)
+    while (s % p == 0) {
+      primes.push_back(p);
+      s /= p;
+    }
+  std::vector<int> out(layers, 1);
+  for (auto it = primes.rbegin(); it != primes.rend(); ++it) {
+    std::size_t k = 0;
+    for (std::size_t l = 1; l < layers; ++l)
+      if (out[l] < out[k]) k = l;
+    out[k] *= *it;
+  }
+  return out;
+}
 }  // namespace
 
-MsdeModel::MsdeModel(const MsdeConfig& c) : config(c), n_y(c.n_y), n_zeta(c.n_zeta), n_eta(c.n_eta) {
+MsdeModel::MsdeModel(const MsdeConfig& c)
+    : config(c), n_y(c.n_y), n_zeta(c.n_zeta), n_eta(c.n_eta), local(c.local_eta) {
   if (n_y < 1 || n_zeta < 1 || n_eta < 0 || n_y % n_zeta != 0)
     throw InputError(where(c) + ": n_zeta must divide n_y, and both be positive");
   stride = n_y / n_zeta;
@@ -41,34 +63,46 @@ MsdeModel::MsdeModel(const MsdeConfig& c) : config(c), n_y(c.n_y), n_zeta(c.n_ze
   filter = nn::GaussianFilter(c.filter_std > 0 ? c.filter_std : double(stride));
   if (n_eta > 0) {
     if (c.cnn_channels.empty() || c.cnn_stride < 1) throw InputError(where(c) + ": the eta CNN needs channels");
+    cnn_strides = local ? spread_strides(stride, c.cnn_channels.size()) : std::vector<int>(c.cnn_channels.size(), c.cnn_stride);
     Index len = n_y;
     for (std::size_t l = 0; l < c.cnn_channels.size(); ++l) {
-      if (len % c.cnn_stride != 0)
+      if (len % cnn_strides[l] != 0)
         throw InputError(where(c) + ": cnn stride " + std::to_string(c.cnn_stride) + " to the power " +
                          std::to_string(c.cnn_channels.size()) + " must divide n_y");
-      len /= c.cnn_stride;
+      len /= cnn_strides[l];
       const int cin = l == 0 ? 1 : c.cnn_channels[l - 1];
-      encoder_convs.emplace_back(cin, c.cnn_channels[l], c.cnn_kernel, c.cnn_stride, c.activation,
+      encoder_convs.emplace_back(cin, c.cnn_channels[l], c.cnn_kernel, cnn_strides[l], c.activation,
                                  component_seed(c.seed, 10 + static_cast<int>(l)));
     }
-    const int flat = c.cnn_channels.back() * static_cast<int>(len);
-    encoder_linear = nn::Mlp({flat, n_eta}, nn::Activation::identity, component_seed(c.seed, 1));
-    std::vector<int> micro{D};
-    micro.insert(micro.end(), c.micro_hidden.begin(), c.micro_hidden.end());
-    micro.push_back(n_eta);
-    micro_drift = nn::Mlp(micro, c.activation, component_seed(c.seed, 2));
-    decoder_linear = nn::Mlp({n_eta, flat}, nn::Activation::identity, component_seed(c.seed, 3));
+    const int last = c.cnn_channels.back();
+    const int flat = last * static_cast<int>(len);
+    if (local) {
+      encoder_cell = nn::Conv1d(last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
+      micro_local = nn::StencilMlp(1 + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
+                                   component_seed(c.seed, 2));
+      decoder_cell = nn::ConvTranspose1d(n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
+    } else {
+      encoder_linear = nn::Mlp({flat, n_eta}, nn::Activation::identity, component_seed(c.seed, 1));
+      std::vector<int> micro{D};
+      micro.insert(micro.end(), c.micro_hidden.begin(), c.micro_hidden.end());
+      micro.push_back(n_eta);
+      micro_drift = nn::Mlp(micro, c.activation, component_seed(c.seed, 2));
+      decoder_linear = nn::Mlp({n_eta, flat}, nn::Activation::identity, component_seed(c.seed, 3));
+    }
     // Mirror of the encoder: C_last -> ... -> C_0 -> 1 channel; LeakyReLU between, identity at the end.
     for (int l = static_cast<int>(c.cnn_channels.size()) - 1; l >= 0; --l) {
       const int cout = l == 0 ? 1 : c.cnn_channels[l - 1];
-      decoder_convs.emplace_back(c.cnn_channels[l], cout, c.cnn_kernel, c.cnn_stride,
+      decoder_convs.emplace_back(c.cnn_channels[l], cout, c.cnn_kernel, cnn_strides[l],
                                  l == 0 ? nn::Activation::identity : c.activation, component_seed(c.seed, 30 + l));
     }
     decoder_rho_eta = VectorXd::Constant(n_y, c.decoder_variance_rho);
   }
   encoder_rho = VectorXd::Constant(D, c.encoder_variance_rho);
   gp = GpPosterior(c.gp, component_seed(c.seed, 4));
-  macro_drift = nn::StencilMlp(1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation, component_seed(c.seed, 5));
+  macro_drift = local ? nn::StencilMlp(1 + n_eta, c.stencil_radius, 0, c.macro_hidden, 1, c.activation,
+                                       component_seed(c.seed, 5))
+                      : nn::StencilMlp(1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation,
+                                       component_seed(c.seed, 5));
   diffusion_rho = VectorXd::Constant(D, c.diffusion_rho);
   decoder_rho_zeta = VectorXd::Constant(n_y, c.decoder_variance_rho);
 
@@ -81,13 +115,15 @@ MsdeModel::MsdeModel(const MsdeConfig& c) : config(c), n_y(c.n_y), n_zeta(c.n_ze
   add("filter/log_std", 1);
   for (std::size_t l = 0; l < encoder_convs.size(); ++l)
     add("encoder/conv" + std::to_string(l), encoder_convs[l].num_params());
-  if (n_eta > 0) add("encoder/linear", encoder_linear.num_params());
+  if (n_eta > 0 && local) add("encoder/cell", encoder_cell.num_params());
+  if (n_eta > 0 && !local) add("encoder/linear", encoder_linear.num_params());
   add("encoder/variance", D);
   add("posterior/gp", gp.num_params());
   add("drift/macro", macro_drift.num_params());
-  if (n_eta > 0) add("drift/micro", micro_drift.num_params());
+  if (n_eta > 0) add("drift/micro", local ? micro_local.num_params() : micro_drift.num_params());
   add("diffusion", D);
-  if (n_eta > 0) add("decoder/linear", decoder_linear.num_params());
+  if (n_eta > 0 && local) add("decoder/cell", decoder_cell.num_params());
+  if (n_eta > 0 && !local) add("decoder/linear", decoder_linear.num_params());
   for (std::size_t l = 0; l < decoder_convs.size(); ++l)
     add("decoder/conv" + std::to_string(l), decoder_convs[l].num_params());
   add("decoder/variance_zeta", n_y);
@@ -96,7 +132,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c) : config(c), n_y(c.n_y), n_zeta(c.n_ze
 
 int MsdeModel::cnn_length() const {
   Index len = n_y;
-  for (std::size_t l = 0; l < encoder_convs.size(); ++l) len /= config.cnn_stride;
+  for (int st : cnn_strides) len /= st;
   return static_cast<int>(len);
 }
 
@@ -119,14 +155,17 @@ template <class F>
 void MsdeModel::visit(F&& f) {
   f(filter.params().data(), 1);
   for (auto& conv : encoder_convs) f(conv.params().data(), conv.num_params());
-  if (n_eta > 0) f(encoder_linear.params().data(), encoder_linear.num_params());
+  if (n_eta > 0 && local) f(encoder_cell.params().data(), encoder_cell.num_params());
+  if (n_eta > 0 && !local) f(encoder_linear.params().data(), encoder_linear.num_params());
   f(encoder_rho.data(), encoder_rho.size());
   f(&gp.log_lengthscale(), 1);
   f(gp.warp().params().data(), gp.warp().num_params());
   f(macro_drift.params().data(), macro_drift.num_params());
-  if (n_eta > 0) f(micro_drift.params().data(), micro_drift.num_params());
+  if (n_eta > 0 && local) f(micro_local.params().data(), micro_local.num_params());
+  if (n_eta > 0 && !local) f(micro_drift.params().data(), micro_drift.num_params());
   f(diffusion_rho.data(), diffusion_rho.size());
-  if (n_eta > 0) f(decoder_linear.params().data(), decoder_linear.num_params());
+  if (n_eta > 0 && local) f(decoder_cell.params().data(), decoder_cell.num_params());
+  if (n_eta > 0 && !local) f(decoder_linear.params().data(), decoder_linear.num_params());
   for (auto& conv : decoder_convs) f(conv.params().data(), conv.num_params());
   f(decoder_rho_zeta.data(), decoder_rho_zeta.size());
   if (n_eta > 0) f(decoder_rho_eta.data(), decoder_rho_eta.size());
@@ -156,6 +195,107 @@ void MsdeModel::set_params(const Eigen::Ref<const VectorXd>& theta) {
 
 VectorXd MsdeModel::diffusion() const {
   return diffusion_rho.unaryExpr([](double x) { return softplus(x); });
+}
+
+namespace {
+// A batch of C-channel fields on n cells: channel-slowest columns (the latent layout: field c at c n) to
+// channel-fastest ones (the layers' layout: cell j's channels at j C), and back.
+void to_channel_fastest(const Eigen::Ref<const MatrixXd>& slow, int C, int n, MatrixXd& fast) {
+  fast.resize(Index{C} * n, slow.cols());
+  for (Index b = 0; b < slow.cols(); ++b)
+    Eigen::Map<MatrixXd>(fast.col(b).data(), C, n) = Eigen::Map<const MatrixXd>(slow.col(b).data(), n, C).transpose();
+}
+void to_channel_slowest(const Eigen::Ref<const MatrixXd>& fast, int C, int n, Eigen::Ref<MatrixXd> slow) {
+  for (Index b = 0; b < fast.cols(); ++b)
+    Eigen::Map<MatrixXd>(slow.col(b).data(), n, C) = Eigen::Map<const MatrixXd>(fast.col(b).data(), C, n).transpose();
+}
+}  // namespace
+
+void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<MatrixXd> F, DriftTape& t) const {
+  const int nz = n_zeta, er = eta_rows();
+  const Index B = Z.cols();
+  if (!local) {
+    F.topRows(nz) = macro_drift.forward(Z.topRows(nz), Z.bottomRows(er), t.macro);
+    if (n_eta > 0) F.bottomRows(er) = micro_drift.forward(Z, t.micro);
+    return;
+  }
+  to_channel_fastest(Z, 1 + n_eta, nz, t.x);
+  const MatrixXd none(0, B);
+  F.topRows(nz) = macro_drift.forward(t.x, none, t.macro);
+  if (n_eta > 0) to_channel_slowest(micro_local.forward(t.x, none, t.micro_local), n_eta, nz, F.bottomRows(er));
+}
+
+void MsdeModel::drift_backward(DriftTape& t, const Eigen::Ref<const MatrixXd>& gF, Eigen::Ref<VectorXd> grad,
+                               Eigen::Ref<MatrixXd> gZ, nn::Workspace& ws) const {
+  const int nz = n_zeta, er = eta_rows();
+  const auto& sm = segment("drift/macro");
+  if (!local) {
+    macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gzeta,
+                         n_eta > 0 ? &t.geta : nullptr, ws);
+    gZ.topRows(nz) += t.gzeta;
+    if (n_eta > 0) {
+      gZ.bottomRows(er) += t.geta;
+      const auto& su = segment("drift/micro");
+      micro_drift.backward(t.micro, gF.bottomRows(er), grad.segment(su.offset, su.size), &t.gmicro, ws);
+      gZ += t.gmicro;
+    }
+    return;
+  }
+  macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gx, nullptr, ws);
+  if (n_eta > 0) {
+    const auto& su = segment("drift/micro");
+    to_channel_fastest(gF.bottomRows(er), n_eta, nz, t.gfm);
+    micro_local.backward(t.micro_local, t.gfm, grad.segment(su.offset, su.size), &t.gx2, nullptr, ws);
+    t.gx += t.gx2;
+  }
+  t.gz.resize(gZ.rows(), gZ.cols());
+  to_channel_slowest(t.gx, 1 + n_eta, nz, t.gz);
+  gZ += t.gz;
+}
+
+void MsdeModel::eta_readout_forward(const Eigen::Ref<const MatrixXd>& H, Eigen::Ref<MatrixXd> out, EtaTape& t) const {
+  if (!local) {
+    out = encoder_linear.forward(H, t.linear);
+    return;
+  }
+  to_channel_slowest(encoder_cell.forward(H, t.cell), n_eta, n_zeta, out);
+}
+
+void MsdeModel::eta_readout_backward(EtaTape& t, const Eigen::Ref<const MatrixXd>& gOut, Eigen::Ref<VectorXd> grad,
+                                     MatrixXd& gH, nn::Workspace& ws) const {
+  if (!local) {
+    const auto& sg = segment("encoder/linear");
+    encoder_linear.backward(t.linear, gOut, grad.segment(sg.offset, sg.size), &gH, ws);
+    return;
+  }
+  const auto& sg = segment("encoder/cell");
+  to_channel_fastest(gOut, n_eta, n_zeta, t.buf);
+  encoder_cell.backward(t.cell, t.buf, grad.segment(sg.offset, sg.size), &gH, ws);
+}
+
+void MsdeModel::eta_decoder_forward(const Eigen::Ref<const MatrixXd>& eta, EtaTape& t) const {
+  if (!local) {
+    t.h = decoder_linear.forward(eta, t.linear);
+    t.dphi.resize(t.h.rows(), t.h.cols());
+    nn::activate(config.activation, t.h, t.dphi);
+    return;
+  }
+  to_channel_fastest(eta, n_eta, n_zeta, t.buf);
+  t.h = decoder_cell.forward(t.buf, t.cell);
+}
+
+void MsdeModel::eta_decoder_backward(EtaTape& t, MatrixXd& gH, Eigen::Ref<VectorXd> grad, Eigen::Ref<MatrixXd> gEta,
+                                     nn::Workspace& ws) const {
+  if (!local) {
+    gH.array() *= t.dphi.array();
+    const auto& sg = segment("decoder/linear");
+    decoder_linear.backward(t.linear, gH, grad.segment(sg.offset, sg.size), &t.buf, ws);
+    gEta = t.buf;
+    return;
+  }
+  const auto& sg = segment("decoder/cell");
+  decoder_cell.backward(t.cell, gH, grad.segment(sg.offset, sg.size), &t.buf, ws);
+  to_channel_slowest(t.buf, n_eta, n_zeta, gEta);
 }
 
 }  // namespace msrom::vi

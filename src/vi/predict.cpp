@@ -28,21 +28,16 @@ MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y
     std::vector<nn::ConvTape> tapes(model.encoder_convs.size());
     MatrixXd h = R;
     for (std::size_t l = 0; l < model.encoder_convs.size(); ++l) h = model.encoder_convs[l].forward(h, tapes[l]);
-    nn::Tape t;
-    mu.bottomRows(ne) = model.encoder_linear.forward(h, t);
+    EtaTape t;
+    model.eta_readout_forward(h, mu.bottomRows(model.eta_rows()), t);
   }
   return mu;
 }
 
 MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z) {
-  const int nz = model.n_zeta, ne = model.n_eta;
   MatrixXd f(model.latent_dim(), Z.cols());
-  nn::StencilTape st;
-  f.topRows(nz) = model.macro_drift.forward(Z.topRows(nz), Z.bottomRows(ne), st);
-  if (ne > 0) {
-    nn::Tape t;
-    f.bottomRows(ne) = model.micro_drift.forward(Z, t);
-  }
+  DriftTape t;
+  model.drift_forward(Z, f, t);
   return f;
 }
 
@@ -53,10 +48,9 @@ MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z
   model.filter.apply_transpose(Z.topRows(nz), model.stride, Dz);
   Dz *= double(model.stride);
   if (ne == 0) return Dz;
-  nn::Tape t;
-  MatrixXd h = model.decoder_linear.forward(Z.bottomRows(ne), t);
-  MatrixXd dphi(h.rows(), B);
-  nn::activate(model.config.activation, h, dphi);
+  EtaTape t;
+  model.eta_decoder_forward(Z.bottomRows(model.eta_rows()), t);
+  MatrixXd h = std::move(t.h);
   std::vector<nn::ConvTape> tapes(model.decoder_convs.size());
   for (std::size_t l = 0; l < model.decoder_convs.size(); ++l) h = model.decoder_convs[l].forward(h, tapes[l]);
   const VectorXd a = model.decoder_rho_zeta.unaryExpr([](double x) { return softplus(x); });

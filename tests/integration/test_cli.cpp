@@ -1162,6 +1162,37 @@ TEST_CASE("learn-msde -msde_init: a schedule run in two parts equals the one run
                    {dir + "/bad.h5", dir + "/bad.h5.part", dir + "/bad.h5.ckpt"});
 }
 
+TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as local, rolled out and scored",
+          "[integration][msde][local]") {
+  const std::string data = msde_data(), dir = scratch() + "/msde_local";
+  msrom::make_output_directory("test", dir);
+  const std::string learn = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -msde_eta_field local -data " +
+                            data + " -output ";
+  auto r = run(learn + dir + "/a.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run(learn + dir + "/b.h5", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto a = msrom::h5::File::open(dir + "/a.h5"), b = msrom::h5::File::open(dir + "/b.h5");
+  CHECK(a.read("/msde/eta_1/params") == b.read("/msde/eta_1/params"));
+  CHECK(a.read_string_attribute("/msde/eta_1", "eta_field") == "local");
+  const auto segs = a.read_strings_attribute("/msde/eta_1", "segments");
+  CHECK(std::find(segs.begin(), segs.end(), "encoder/cell") != segs.end());
+  CHECK(std::find(segs.begin(), segs.end(), "encoder/linear") == segs.end());
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 4 -evaluate_msde_figures false "
+          "-output " + dir + "/eval");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
+  CHECK(std::isfinite(t.get("eps_mean.multiscale")));
+  CHECK(t.get("eps_mean.multiscale") < 1.5);
+  // A local stage does not continue a global run.
+  const auto g = run(learn + dir + "/c.h5 -msde_eta_schedule 1,2 -msde_init " + dir + "/a.h5 -msde_eta_field global");
+  CHECK(g.code == 2);
+  CHECK(g.err.find("-msde_init") != std::string::npos);
+}
+
 TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 with one line, no output",
           "[integration][msde][bad_input]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_bad";

@@ -28,8 +28,9 @@ MatrixXd gaussian(Index rows, Index cols, std::uint64_t step) {
 }
 
 // A small model with every component: 16 fine points, 4 cells, 2 auxiliary variables, a two-layer CNN.
-MsdeConfig small_config(int n_eta) {
+MsdeConfig small_config(int n_eta, bool local = false) {
   MsdeConfig c;
+  c.local_eta = local;
   c.n_y = 16;
   c.n_zeta = 4;
   c.n_eta = n_eta;
@@ -62,7 +63,9 @@ MatrixXd window_data(int n_y, int B) {
 
 TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in segment order", "[vi][elbo]") {
   const int n_eta = GENERATE(0, 2);
-  MsdeModel model(small_config(n_eta));
+  const bool local = GENERATE(false, true);
+  MsdeModel model(small_config(n_eta, local));
+  CHECK(model.latent_dim() == (local ? 4 * (1 + n_eta) : 4 + n_eta));
   const auto segs = model.segments();
   Index off = 0;
   for (const auto& s : segs) {
@@ -91,8 +94,8 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
         other.segment(model.segment("drift/macro").offset, model.macro_drift.num_params()));
   // Same seed, same model; another seed, other weights.
   VectorXd a(model.num_params()), b(model.num_params());
-  MsdeModel(small_config(n_eta)).get_params(a);
-  auto c2 = small_config(n_eta);
+  MsdeModel(small_config(n_eta, local)).get_params(a);
+  auto c2 = small_config(n_eta, local);
   c2.seed = 6;
   MsdeModel(c2).get_params(b);
   CHECK(a == theta);
@@ -106,8 +109,14 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
 }
 
 TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
-  const int n_eta = GENERATE(0, 2);
-  MsdeModel model(small_config(n_eta));
+  // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells.
+  const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
+  MsdeModel model(small_config(n_eta, local));
+  if (local) {  // the CNN's strides multiply to n_y / n_zeta: its output sits on the cells
+    CHECK(model.cnn_strides == std::vector<int>{2, 2});
+    CHECK(model.cnn_length() == model.n_zeta);
+    CHECK(model.segment("drift/micro").size == model.micro_local.num_params());
+  }
   // Move every parameter off its initial value (the warp's last layer starts at 0, variances are equal).
   VectorXd theta(model.num_params());
   model.get_params(theta);
@@ -149,11 +158,11 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
   for (const auto& s : model.segments()) {
     const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
     const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-    CAPTURE(n_eta, s.name, s.size, err);
+    CAPTURE(n_eta, local, s.name, s.size, err);
     CHECK(err < 1e-6);
     worst = std::max(worst, err);
   }
-  CAPTURE(n_eta, theta.size(), worst);
+  CAPTURE(n_eta, local, theta.size(), worst);
   CHECK(worst < 1e-6);
 
   // scale and accumulation

@@ -36,8 +36,9 @@ MatrixXd basis(int n, int r, std::uint64_t seed) {
   return Eigen::HouseholderQR<MatrixXd>(G).householderQ() * MatrixXd::Identity(n, r);
 }
 
-vi::MsdeConfig small_config(int n_eta) {
+vi::MsdeConfig small_config(int n_eta, bool local = false) {
   vi::MsdeConfig c;
+  c.local_eta = local;
   c.n_y = 32;
   c.n_zeta = 8;
   c.n_eta = n_eta;
@@ -214,7 +215,9 @@ TEST_CASE("Euler-Maruyama on the Ornstein-Uhlenbeck process: mean and variance",
 
 TEST_CASE("Model files: save/load round trip is bitwise; bad content names file and object", "[vi][predict]") {
   const std::string path = "/tmp/msrom_unit_" + std::to_string(getpid()) + "_msde.h5";
-  vi::MsdeModel m0(small_config(0)), m2(small_config(2));
+  const bool local = GENERATE(false, true);
+  CAPTURE(local);
+  vi::MsdeModel m0(small_config(0)), m2(small_config(2, local));
   VectorXd th(m2.num_params());
   Philox(9, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
   m2.set_params(0.1 * th);
@@ -230,6 +233,7 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   CHECK_FALSE(vi::is_msde_file("/nonexistent.h5"));
   const auto l = vi::load_msde(path);  // the final stage
   REQUIRE(l.model.n_eta == 2);
+  CHECK(l.model.local == local);
   VectorXd a(m2.num_params()), b(m2.num_params());
   m2.get_params(a);
   l.model.get_params(b);
@@ -266,11 +270,15 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
 }
 
 TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0", "[vi][predict]") {
-  vi::MsdeModel m1(small_config(1));
+  // The global eta (the paper's) and the local field (new channels are appended to z: the old entries keep
+  // their places in both).
+  const bool local = GENERATE(false, true);
+  CAPTURE(local);
+  vi::MsdeModel m1(small_config(1, local));
   VectorXd th(m1.num_params());
   Philox(4, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
   m1.set_params(0.2 * th);
-  vi::MsdeConfig c3 = small_config(3);
+  vi::MsdeConfig c3 = small_config(3, local);
   c3.seed = 8;
   vi::MsdeModel m3(c3);
   vi::init_from_previous_stage(m3, m1);
@@ -287,8 +295,25 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
   CHECK(m3.diffusion_rho.head(m1.latent_dim()) == m1.diffusion_rho);
   CHECK(m3.encoder_rho.head(m1.latent_dim()) == m1.encoder_rho);
   // New weights are the new model's Xavier draw, biases zero: the micro output rows of eta_2, eta_3.
-  CHECK(m3.micro_drift.bias(m3.micro_drift.num_layers() - 1).tail(2).isZero());
+  if (local)
+    CHECK(m3.micro_local.mlp().bias(m3.micro_local.mlp().num_layers() - 1).tail(2).isZero());
+  else
+    CHECK(m3.micro_drift.bias(m3.micro_drift.num_layers() - 1).tail(2).isZero());
   CHECK_THROWS_AS(vi::init_from_previous_stage(m1, m3), InputError);
+  // The decoded field too: the new channels' decoder rows at eta = 0 add nothing.
+  const MatrixXd d1 = vi::decode_mean(m1, Z1), d3 = vi::decode_mean(m3, Z3);
+  CHECK((d3 - d1).cwiseAbs().maxCoeff() < 1e-13);
+  // The implicit-scale stage (no eta) starts either kind; a global stage does not start a local one.
+  vi::MsdeModel m0(small_config(0));
+  m0.set_params(VectorXd::LinSpaced(m0.num_params(), -0.3, 0.3));
+  vi::MsdeModel m2(small_config(2, local));
+  vi::init_from_previous_stage(m2, m0);
+  MatrixXd Z2 = MatrixXd::Zero(m2.latent_dim(), 5);
+  Z2.topRows(m0.latent_dim()) = Z1.topRows(m0.latent_dim());
+  CHECK((vi::drift(m2, Z2).topRows(m0.latent_dim()) - vi::drift(m0, Z1.topRows(m0.latent_dim()))).cwiseAbs().maxCoeff() <
+        1e-13);
+  vi::MsdeModel other(small_config(3, !local));
+  CHECK_THROWS_AS(vi::init_from_previous_stage(other, m1), InputError);
 }
 
 TEST_CASE("Training stopped and continued with the same optimiser equals one run, bit for bit", "[vi][predict]") {

@@ -74,15 +74,14 @@ class Elbo {
                 Eigen::VectorXd* grad);
 
   // forward state
-  Eigen::MatrixXd mu_, Gy_, R_, V_, m_, lS_, S_, sq_, dm_, dlS_, z_, Dz_, hdec_, dphi_dec_, De_, ymean_, f_, r_, A_;
+  Eigen::MatrixXd mu_, Gy_, R_, V_, m_, lS_, S_, sq_, dm_, dlS_, z_, Dz_, De_, ymean_, f_, r_, A_;
   Eigen::VectorXd u_, a_, b_, s2_, cc_, Sigma_, g_;
   std::vector<nn::ConvTape> enc_tapes_, dec_tapes_;
-  nn::Tape enc_lin_tape_, dec_lin_tape_, micro_tape_;
-  nn::StencilTape macro_tape_;
+  EtaTape enc_eta_tape_, dec_eta_tape_;
+  DriftTape drift_tape_;
   GpTape gp_tape_;
   // backward buffers
-  Eigen::MatrixXd gy_, gDe_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, gzeta_, geta_, gmicro_, GM_, GD_, dV_, gmu_,
-      gR_;
+  Eigen::MatrixXd gy_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, GM_, GD_, dV_, gmu_;
   Eigen::VectorXd grad_local_;
   nn::Workspace ws_;
 };

@@ -23,6 +23,21 @@
 // the macro reconstruction.) With n_eta = 0 there is no eta encoder, micro drift or micro decoder and
 // p(y | z) = N(D_zeta, s2_zeta).
 //
+// LOCAL auxiliary field (local_eta = true; beyond the paper, method doc section 2 "Beyond the paper"): eta is
+// n_eta channels on every coarse cell, D = n_zeta (1 + n_eta), and every map stays local and translation
+// invariant, so a member can later be split over ranks with halo exchange only:
+//   z = [zeta; eta_1; ...; eta_{n_eta}]             channel-SLOWEST: each channel a field on the n_zeta cells
+//                                                   (a new stage appends channels: the old entries keep place)
+//   f_zeta(z)_j = NN_macro(x_{j-r..j+r})            x_j = [zeta_j, eta_1j, ..., eta_{n_eta}j] (all channels)
+//   f_eta(z)_j  = NN_micro(x_{j-r..j+r})            a second stencil MLP, n_eta outputs per cell
+//   mean of eta = Conv_1x1(CNN(y - G_1 y))          the CNN's strides multiply to s = n_y / n_zeta (the
+//                                                   prime factors of s spread over the layers), so its output
+//                                                   sits on the coarse cells; a kernel-1 conv maps C_last
+//                                                   channels to n_eta
+//   D_eta(eta)  = ConvT(...ConvT(ConvT_1x1(eta)))   the mirror: kernel-1 transposed conv to C_last channels
+//                                                   (LeakyReLU), then the strided transposed convs
+// Variances and diffusion stay per latent component (D entries), as in the global model.
+//
 // The variational posterior's GP interpolant (vi::GpPosterior) belongs to the model too: its parameters are
 // trained with the rest.
 //
@@ -61,6 +76,19 @@ struct MsdeConfig {
   double diffusion_rho = -2.0;         // g = softplus(rho) at the start
   GpConfig gp;
   std::uint64_t seed = 1;
+  bool local_eta = false;  // eta: n_eta global variables (the paper), or n_eta channels per coarse cell
+};
+
+// What a training pass of the drift, or of the eta readout / eta decoder input, keeps for its backward pass.
+struct DriftTape {
+  nn::StencilTape macro, micro_local;
+  nn::Tape micro;
+  Eigen::MatrixXd x, gx, gx2, gfm, gz, gzeta, geta, gmicro;  // (local: x, gx, gx2, gfm channel-fastest)
+};
+struct EtaTape {
+  nn::Tape linear;
+  nn::ConvTape cell;
+  Eigen::MatrixXd dphi, buf, h;
 };
 
 // softplus(x) = log(1 + e^x), its derivative sigmoid(x) (both overflow-safe).
@@ -73,8 +101,11 @@ struct MsdeModel {
 
   MsdeConfig config;
   int n_y = 0, n_zeta = 0, n_eta = 0, stride = 1;  // stride = n_y / n_zeta
-  int latent_dim() const { return n_zeta + n_eta; }
-  int cnn_length() const;  // fine points after the CNN's strides (n_y / stride^layers)
+  int latent_dim() const { return local ? n_zeta * (1 + n_eta) : n_zeta + n_eta; }
+  int eta_rows() const { return latent_dim() - n_zeta; }  // the eta block of z
+  int cnn_length() const;  // fine points after the CNN's strides (n_y / their product)
+  bool local = false;      // config.local_eta
+  std::vector<int> cnn_strides;  // per CNN layer: cnn_stride each (global); product n_y / n_zeta (local)
 
   nn::GaussianFilter filter;
   std::vector<nn::Conv1d> encoder_convs;  // empty when n_eta = 0
@@ -85,6 +116,10 @@ struct MsdeModel {
   nn::Mlp micro_drift;            // D -> n_eta (n_eta > 0)
   Eigen::VectorXd diffusion_rho;  // D
   nn::Mlp decoder_linear;         // n_eta -> C_last cnn_length (n_eta > 0)
+  // local eta (n_eta > 0): these replace encoder_linear, decoder_linear and micro_drift
+  nn::Conv1d encoder_cell;           // C_last -> n_eta per cell, kernel 1, identity
+  nn::ConvTranspose1d decoder_cell;  // n_eta -> C_last per cell, kernel 1, activation
+  nn::StencilMlp micro_local;        // (1 + n_eta) channels on the stencil -> n_eta per cell
   std::vector<nn::ConvTranspose1d> decoder_convs;
   Eigen::VectorXd decoder_rho_zeta;  // n_y
   Eigen::VectorXd decoder_rho_eta;   // n_y (n_eta > 0)
@@ -103,6 +138,25 @@ struct MsdeModel {
 
   // g (D): the diffusion's diagonal.
   Eigen::VectorXd diffusion() const;
+
+  // ---- the parts that differ between global and local eta; training passes with tapes, used by the ELBO
+  // and by the rollouts (one place for each map).
+  // F = f_theta(Z), D x B.
+  void drift_forward(const Eigen::Ref<const Eigen::MatrixXd>& Z, Eigen::Ref<Eigen::MatrixXd> F, DriftTape& t) const;
+  // grad (the flat layout) += the drift segments' gradient; gZ += (dF/dZ)^T gF.
+  void drift_backward(DriftTape& t, const Eigen::Ref<const Eigen::MatrixXd>& gF, Eigen::Ref<Eigen::VectorXd> grad,
+                      Eigen::Ref<Eigen::MatrixXd> gZ, nn::Workspace& ws) const;
+  // The eta block of the encoder mean from the CNN features H ((C_last cnn_length) x B): out is the eta
+  // block of z (n_eta x B global, n_eta n_zeta x B local).
+  void eta_readout_forward(const Eigen::Ref<const Eigen::MatrixXd>& H, Eigen::Ref<Eigen::MatrixXd> out,
+                           EtaTape& t) const;
+  void eta_readout_backward(EtaTape& t, const Eigen::Ref<const Eigen::MatrixXd>& gOut,
+                            Eigen::Ref<Eigen::VectorXd> grad, Eigen::MatrixXd& gH, nn::Workspace& ws) const;
+  // The micro decoder's first layer: the eta block of z -> the input of decoder_convs (t.h).
+  void eta_decoder_forward(const Eigen::Ref<const Eigen::MatrixXd>& eta, EtaTape& t) const;
+  // gH: the cotangent of t.h (overwritten as scratch); gEta (the eta block of z's cotangent) overwritten.
+  void eta_decoder_backward(EtaTape& t, Eigen::MatrixXd& gH, Eigen::Ref<Eigen::VectorXd> grad,
+                            Eigen::Ref<Eigen::MatrixXd> gEta, nn::Workspace& ws) const;
 
  private:
   std::vector<Segment> segments_;
