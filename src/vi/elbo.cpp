@@ -78,7 +78,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
     }
     model.eta_readout_forward(Eigen::Map<const MatrixXd>(hp, hr, B), mu_.bottomRows(er), enc_eta_tape_);
   }
-  const VectorXd enc_var = softplus_of(model.encoder_rho);
+  const VectorXd enc_rho = model.per_component(model.encoder_rho), enc_var = softplus_of(enc_rho);
   V_.resize(B, 2 * D);
   V_.leftCols(D) = mu_.transpose();
   V_.rightCols(D).rowwise() = enc_var.array().log().matrix().transpose();
@@ -125,7 +125,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
                          0.5 * double(B) * (s2_.array().log() + kLog2Pi).sum();
 
   // ---- 5. drift residual.
-  g_ = softplus_of(model.diffusion_rho);
+  g_ = model.diffusion();
   Sigma_ = g_.cwiseAbs2();
   f_.resize(D, B);
   model.drift_forward(z_, f_, drift_tape_);
@@ -189,7 +189,8 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       -0.5 * (gA.array() * (S_.array().inverse().colwise() * Sigma_.array())).matrix();  // gS S, gS = -gA Sigma/(2S^2)
   // drift MLPs
   model.drift_backward(drift_tape_, gf_, G, gz_, ws_);
-  seg("diffusion") = (gSigma.array() * 2.0 * g_.array() * sigmoid_of(model.diffusion_rho).array()).matrix();
+  seg("diffusion") = model.per_channel_sum(
+      (gSigma.array() * 2.0 * g_.array() * sigmoid_of(model.per_component(model.diffusion_rho)).array()).matrix());
   // z = m + sq .* eps; sq = exp(logS / 2); the residual's -A .* sq .* eps.
   gm_ = gz_;
   const MatrixXd gsq = gz_.cwiseProduct(eps) - gr.cwiseProduct(A_).cwiseProduct(eps);
@@ -206,8 +207,9 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   model.gp.backward(gp_tape_, GM_, GD_, dV_, seg("posterior/gp"));
   // log s2 = log softplus(rho): d/drho = sigmoid / softplus
   seg("encoder/variance") =
-      (dV_.rightCols(D).colwise().sum().transpose().array() * sigmoid_of(model.encoder_rho).array() / enc_var.array())
-          .matrix();
+      model.per_channel_sum((dV_.rightCols(D).colwise().sum().transpose().array() * sigmoid_of(enc_rho).array() /
+                             enc_var.array())
+                                .matrix());
   gmu_ = dV_.leftCols(D).transpose();
 
   // ---- encoder.

@@ -244,16 +244,16 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
                     a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
                     a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
                     a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden &&
-                    (a.local_eta == b.local_eta || prev.n_eta == 0);
+                    a.local_eta == b.local_eta;
   if (!same || next.n_eta < prev.n_eta)
     throw InputError("vi::init_from_previous_stage: the stages differ in more than n_eta (or n_eta decreases)");
-  const int je = prev.n_eta, Dj = prev.latent_dim();
+  const int je = prev.n_eta;
   next.filter.params() = prev.filter.params();
   next.gp.log_lengthscale() = const_cast<MsdeModel&>(prev).gp.log_lengthscale();
   next.gp.warp().params() = prev.gp.warp().params();
   next.decoder_rho_zeta = prev.decoder_rho_zeta;
-  next.encoder_rho.head(Dj) = prev.encoder_rho;
-  next.diffusion_rho.head(Dj) = prev.diffusion_rho;
+  next.encoder_rho.head(prev.encoder_rho.size()) = prev.encoder_rho;  // per component, or per channel (local)
+  next.diffusion_rho.head(prev.diffusion_rho.size()) = prev.diffusion_rho;
   // macro drift: global, input columns [stencil (2r+1) | eta_1..eta_je] keep their places; local, the
   // stencil's points are blocks of C channels, whose first C_prev columns are the old channels.
   copy_mlp(next.macro_drift.mlp(), prev.macro_drift.mlp(), next.local ? 1 + next.n_eta : 0, next.local ? 1 + je : 0, 1);

@@ -97,13 +97,14 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     }
     decoder_rho_eta = VectorXd::Constant(n_y, c.decoder_variance_rho);
   }
-  encoder_rho = VectorXd::Constant(D, c.encoder_variance_rho);
+  const int nrho = local ? 1 + n_eta : D;  // per latent component, or per channel (local)
+  encoder_rho = VectorXd::Constant(nrho, c.encoder_variance_rho);
   gp = GpPosterior(c.gp, component_seed(c.seed, 4));
   macro_drift = local ? nn::StencilMlp(1 + n_eta, c.stencil_radius, 0, c.macro_hidden, 1, c.activation,
                                        component_seed(c.seed, 5))
                       : nn::StencilMlp(1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation,
                                        component_seed(c.seed, 5));
-  diffusion_rho = VectorXd::Constant(D, c.diffusion_rho);
+  diffusion_rho = VectorXd::Constant(nrho, c.diffusion_rho);
   decoder_rho_zeta = VectorXd::Constant(n_y, c.decoder_variance_rho);
 
   // The layout of the flat vector.
@@ -117,11 +118,11 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     add("encoder/conv" + std::to_string(l), encoder_convs[l].num_params());
   if (n_eta > 0 && local) add("encoder/cell", encoder_cell.num_params());
   if (n_eta > 0 && !local) add("encoder/linear", encoder_linear.num_params());
-  add("encoder/variance", D);
+  add("encoder/variance", nrho);
   add("posterior/gp", gp.num_params());
   add("drift/macro", macro_drift.num_params());
   if (n_eta > 0) add("drift/micro", local ? micro_local.num_params() : micro_drift.num_params());
-  add("diffusion", D);
+  add("diffusion", nrho);
   if (n_eta > 0 && local) add("decoder/cell", decoder_cell.num_params());
   if (n_eta > 0 && !local) add("decoder/linear", decoder_linear.num_params());
   for (std::size_t l = 0; l < decoder_convs.size(); ++l)
@@ -193,8 +194,22 @@ void MsdeModel::set_params(const Eigen::Ref<const VectorXd>& theta) {
   });
 }
 
+VectorXd MsdeModel::per_component(const VectorXd& v) const {
+  if (!local) return v;
+  VectorXd out(latent_dim());
+  for (int c = 0; c <= n_eta; ++c) out.segment(Index{c} * n_zeta, n_zeta).setConstant(v[c]);
+  return out;
+}
+
+VectorXd MsdeModel::per_channel_sum(const VectorXd& g) const {
+  if (!local) return g;
+  VectorXd out(1 + n_eta);
+  for (int c = 0; c <= n_eta; ++c) out[c] = g.segment(Index{c} * n_zeta, n_zeta).sum();
+  return out;
+}
+
 VectorXd MsdeModel::diffusion() const {
-  return diffusion_rho.unaryExpr([](double x) { return softplus(x); });
+  return per_component(diffusion_rho).unaryExpr([](double x) { return softplus(x); });
 }
 
 namespace {

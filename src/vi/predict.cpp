@@ -88,7 +88,7 @@ MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Vector
   if (o.sample_initial) {
     MatrixXd xi(D, M);
     rng.normals(0, xi.data(), static_cast<std::size_t>(xi.size()));
-    const VectorXd sd = model.encoder_rho.unaryExpr([](double x) { return std::sqrt(softplus(x)); });
+    const VectorXd sd = model.per_component(model.encoder_rho).unaryExpr([](double x) { return std::sqrt(softplus(x)); });
     Z += sd.asDiagonal() * xi;
   }
   const VectorXd g = model.diffusion();

@@ -82,7 +82,10 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
   VectorXd theta(model.num_params());
   model.get_params(theta);
   CHECK(theta[0] == std::log(4.0));  // filter std = n_y / n_zeta, as its log
-  CHECK(theta.segment(model.segment("encoder/variance").offset, model.latent_dim()).isConstant(-4.0));
+  const auto& ev = model.segment("encoder/variance");
+  CHECK(ev.size == (local ? 1 + n_eta : model.latent_dim()));  // per channel (local) or per component
+  CHECK(theta.segment(ev.offset, ev.size).isConstant(-4.0));
+  CHECK(model.segment("diffusion").size == ev.size);
   // set(get) round trip, and set actually reaches the components.
   const VectorXd other = theta + gaussian(theta.size(), 1, 1);
   model.set_params(other);

@@ -292,8 +292,9 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
   const MatrixXd Y = bumps(32, 3, 1, 0.01).u[0];
   const MatrixXd e1 = vi::encode_mean(m1, Y), e3 = vi::encode_mean(m3, Y);
   CHECK((e3.topRows(m1.latent_dim()) - e1).cwiseAbs().maxCoeff() < 1e-13);
-  CHECK(m3.diffusion_rho.head(m1.latent_dim()) == m1.diffusion_rho);
-  CHECK(m3.encoder_rho.head(m1.latent_dim()) == m1.encoder_rho);
+  CHECK(m3.diffusion_rho.head(m1.diffusion_rho.size()) == m1.diffusion_rho);
+  CHECK(m3.encoder_rho.head(m1.encoder_rho.size()) == m1.encoder_rho);
+  CHECK(m3.diffusion().head(m1.latent_dim()) == m1.diffusion());
   // New weights are the new model's Xavier draw, biases zero: the micro output rows of eta_2, eta_3.
   if (local)
     CHECK(m3.micro_local.mlp().bias(m3.micro_local.mlp().num_layers() - 1).tail(2).isZero());
@@ -303,8 +304,8 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
   // The decoded field too: the new channels' decoder rows at eta = 0 add nothing.
   const MatrixXd d1 = vi::decode_mean(m1, Z1), d3 = vi::decode_mean(m3, Z3);
   CHECK((d3 - d1).cwiseAbs().maxCoeff() < 1e-13);
-  // The implicit-scale stage (no eta) starts either kind; a global stage does not start a local one.
-  vi::MsdeModel m0(small_config(0));
+  // From the implicit-scale stage (no eta) of the same kind; a global stage does not start a local one.
+  vi::MsdeModel m0(small_config(0, local));
   m0.set_params(VectorXd::LinSpaced(m0.num_params(), -0.3, 0.3));
   vi::MsdeModel m2(small_config(2, local));
   vi::init_from_previous_stage(m2, m0);

@@ -36,7 +36,8 @@
 //                                                   channels to n_eta
 //   D_eta(eta)  = ConvT(...ConvT(ConvT_1x1(eta)))   the mirror: kernel-1 transposed conv to C_last channels
 //                                                   (LeakyReLU), then the strided transposed convs
-// Variances and diffusion stay per latent component (D entries), as in the global model.
+// The encoder variances and the diffusion are one per channel (1 + n_eta numbers), so every parameter but the
+// decoder's per-pixel variances is independent of the mesh size. A local schedule is local from stage 0.
 //
 // The variational posterior's GP interpolant (vi::GpPosterior) belongs to the model too: its parameters are
 // trained with the rest.
@@ -110,11 +111,11 @@ struct MsdeModel {
   nn::GaussianFilter filter;
   std::vector<nn::Conv1d> encoder_convs;  // empty when n_eta = 0
   nn::Mlp encoder_linear;                 // [C_last cnn_length] -> n_eta, identity
-  Eigen::VectorXd encoder_rho;            // D
+  Eigen::VectorXd encoder_rho;            // D (local: 1 + n_eta, one per channel)
   GpPosterior gp;
   nn::StencilMlp macro_drift;     // (2r+1) + n_eta -> 1 per cell
   nn::Mlp micro_drift;            // D -> n_eta (n_eta > 0)
-  Eigen::VectorXd diffusion_rho;  // D
+  Eigen::VectorXd diffusion_rho;  // D (local: 1 + n_eta, one per channel)
   nn::Mlp decoder_linear;         // n_eta -> C_last cnn_length (n_eta > 0)
   // local eta (n_eta > 0): these replace encoder_linear, decoder_linear and micro_drift
   nn::Conv1d encoder_cell;           // C_last -> n_eta per cell, kernel 1, identity
@@ -138,6 +139,10 @@ struct MsdeModel {
 
   // g (D): the diffusion's diagonal.
   Eigen::VectorXd diffusion() const;
+  // The per-channel vectors of the local model (encoder_rho, diffusion_rho) on every latent component, and
+  // the adjoint (a per-component gradient summed per channel); the identity for the global model.
+  Eigen::VectorXd per_component(const Eigen::VectorXd& v) const;
+  Eigen::VectorXd per_channel_sum(const Eigen::VectorXd& g) const;
 
   // ---- the parts that differ between global and local eta; training passes with tapes, used by the ELBO
   // and by the rollouts (one place for each map).
