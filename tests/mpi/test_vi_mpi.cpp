@@ -8,6 +8,10 @@
 #include <vector>
 
 #include "mpi_util.hpp"
+#include "msrom/core/comm.hpp"
+#include "msrom/core/errors.hpp"
+#include "msrom/core/random.hpp"
+#include "msrom/vi/distributed_rollout.hpp"
 #include "msrom/vi/predict.hpp"
 #include "msrom/vi/train.hpp"
 
@@ -97,4 +101,111 @@ TEST_CASE("Validation loss and split predictions of the multiscale model do not 
   CHECK(pp.fields[1] == ps.fields[1]);
   CHECK(pp.mean == ps.mean);
   CHECK(same_on_all_ranks(Eigen::Map<const VectorXd>(pp.eps.data(), pp.eps.size())));
+}
+
+// ---- Issue 8: the local model's member split over ranks (vi::DistributedRollout).
+namespace {
+MsdeModel local_model() {
+  MsdeConfig c;
+  c.n_y = 32;
+  c.n_zeta = 8;
+  c.n_eta = 2;
+  c.local_eta = true;
+  c.macro_hidden = {16, 16};
+  c.micro_hidden = {16, 8};
+  c.cnn_kernel = 5;
+  c.cnn_channels = {2, 4};
+  c.gp.warp_hidden = {8};
+  c.seed = 9;
+  MsdeModel m(c);
+  VectorXd th(m.num_params());
+  Philox(12, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
+  m.set_params(0.3 * th);
+  return m;
+}
+
+// The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's inference path, its own
+// periodic gather) and the same noise keying: an independent implementation of the step.
+VectorXd serial_member(const MsdeModel& m, const VectorXd& z0, long N, double h, long steps, std::uint64_t member) {
+  const int C = 1 + m.n_eta;
+  VectorXd x(C * N);  // channel-fastest
+  for (long j = 0; j < N; ++j)
+    for (int c = 0; c < C; ++c) x[j * C + c] = z0[c * N + j];
+  const MatrixXd none(0, 1);
+  MatrixXd fa(N, 1), fb(m.n_eta * N, 1);
+  VectorXd scratch;
+  nn::Workspace ws;
+  const Philox rng(77, member, Purpose::dynamics_noise);
+  const VectorXd g = m.diffusion_rho.unaryExpr([](double r) { return softplus(r); }) * std::sqrt(h);
+  for (long n = 0; n < steps; ++n) {
+    m.macro_drift.forward(x, none, fa, scratch, ws);
+    m.micro_local.forward(x, none, fb, scratch, ws);
+    for (long j = 0; j < N; ++j)
+      for (int c = 0; c < C; ++c) {
+        const double f = c == 0 ? fa(j, 0) : fb(j * m.n_eta + c - 1, 0);
+        const double xi = rng.normal(static_cast<std::uint64_t>(1 + n), static_cast<std::uint64_t>(j * C + c));
+        x[j * C + c] = x[j * C + c] + h * f + g[c] * xi;
+      }
+  }
+  VectorXd out(C * N);
+  for (long j = 0; j < N; ++j)
+    for (int c = 0; c < C; ++c) out[c * N + j] = x[j * C + c];
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for every split into groups",
+          "[Parallel][vi][distributed]") {
+  const MsdeModel m = local_model();
+  const int nranks = size();
+  // The drift on the trained mesh is the model's f_theta (vi::drift, the training path: to rounding).
+  {
+    const long N = m.n_zeta;
+    VectorXd z(m.latent_dim());
+    Philox(5, 0, Purpose::training).normals(0, z.data(), static_cast<std::size_t>(z.size()));
+    if (N / nranks >= 2) {
+      DistributedRollout d(m, N, MPI_COMM_WORLD);
+      d.set_state(z);
+      CHECK(d.gather() == z);
+      const VectorXd f = d.drift();
+      const MatrixXd ref = vi::drift(m, z);
+      for (long j = 0; j < d.owned_cells(); ++j)
+        for (int c = 0; c <= m.n_eta; ++c)
+          CHECK(f[j * (1 + m.n_eta) + c] == Approx(ref(c * N + d.first_cell() + j, 0)).margin(1e-12));
+    }
+  }
+  // 4 members of a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks.
+  const long N = 36;
+  const int C = 1 + m.n_eta, members = 4;
+  VectorXd z0(C * N);
+  Philox(6, 0, Purpose::training).normals(0, z0.data(), static_cast<std::size_t>(z0.size()));
+  for (int per_group : {1, 2, 4}) {
+    if (per_group > nranks || nranks % per_group != 0) continue;
+    CAPTURE(nranks, per_group);
+    MPI_Comm group;
+    MPI_Comm_split(MPI_COMM_WORLD, rank() / per_group, rank(), &group);
+    const int groups = nranks / per_group, color = rank() / per_group;
+    int ok = 1;
+    {
+      DistributedRollout d(m, N, group);
+      for (int k = color; k < members; k += groups) {
+        d.set_state(z0);
+        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
+        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
+        const VectorXd got = d.gather();
+        const VectorXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
+        ok = ok && got == want;
+        ok = ok && (got - z0).norm() > 1e-3;  // it moved
+      }
+    }
+    MPI_Comm_free(&group);
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    CHECK(all == 1);
+  }
+  // A global model cannot be split.
+  MsdeConfig gc = m.config;
+  gc.local_eta = false;
+  const MsdeModel global(gc);
+  CHECK_THROWS_AS(DistributedRollout(global, N, MPI_COMM_WORLD), InputError);
 }

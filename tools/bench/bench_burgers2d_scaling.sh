@@ -20,23 +20,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-WAIT_IDLE=${WAIT_IDLE:-300}
-busy_runs=0
-# Busy fraction of all CPUs over 2 s, in percent (from /proc/stat).
-busy() {
-  read -r _ u1 n1 s1 i1 w1 q1 r1 _ < /proc/stat
-  sleep 2
-  read -r _ u2 n2 s2 i2 w2 q2 r2 _ < /proc/stat
-  local b=$(((u2 + n2 + s2 + q2 + r2) - (u1 + n1 + s1 + q1 + r1))) t=$(((u2 + n2 + s2 + q2 + r2 + i2 + w2) - (u1 + n1 + s1 + q1 + r1 + i1 + w1)))
-  echo $((100 * b / (t > 0 ? t : 1)))
-}
-wait_idle() {
-  local waited=0
-  while [ "$(busy)" -ge 10 ]; do
-    waited=$((waited + 2))
-    if [ "$waited" -ge "$WAIT_IDLE" ]; then busy_runs=$((busy_runs + 1)); return; fi
-  done
-}
+. tools/bench/idle.sh  # busy, wait_idle, busy_runs
 
 # seconds NP MEMBERS RANKS_PER_MEMBER NY
 seconds() {
