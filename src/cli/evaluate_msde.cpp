@@ -44,6 +44,8 @@ vi::RolloutOptions read_rollout_options(const Options& o) {
   r.substeps = static_cast<int>(o.integer("predict_substeps", 1, "Euler-Maruyama steps per snapshot interval", 1, 100000));
   r.seed = static_cast<std::uint64_t>(o.integer("predict_seed", 1, "seed of the rollouts' noise", 0));
   r.sample_initial = o.flag("predict_sample_initial", true, "draw z_0 from the encoder posterior (else its mean)");
+  r.ranks_per_member = static_cast<int>(o.integer("predict_ranks_per_member", 1, "ranks sharing one trajectory's "
+                                                  "rollout (a local model's cells split over them; divides the ranks)", 1));
   return r;
 }
 

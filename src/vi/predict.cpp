@@ -2,12 +2,14 @@
 #include "msrom/vi/predict.hpp"
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include "msrom/core/comm.hpp"
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
 #include "msrom/nn/conv.hpp"
+#include "msrom/vi/distributed_rollout.hpp"
 
 namespace msrom::vi {
 
@@ -75,7 +77,7 @@ void sde_em(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const Vect
 }
 
 MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const VectorXd& y0, const VectorXd& t,
-                 const RolloutOptions& o, std::uint64_t member) {
+                 const RolloutOptions& o, std::uint64_t member, MPI_Comm comm) {
   if (o.samples < 1 || o.substeps < 1) throw InputError("vi::rollout: samples and substeps must be >= 1");
   if (y0.size() != model.n_y)
     throw InputError("vi::rollout: the field has " + std::to_string(y0.size()) + " points, the model n_y = " +
@@ -91,17 +93,31 @@ MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Vector
     const VectorXd sd = model.per_component(model.encoder_rho).unaryExpr([](double x) { return std::sqrt(softplus(x)); });
     Z += sd.asDiagonal() * xi;
   }
-  const VectorXd g = model.diffusion();
-  auto f = [&](const MatrixXd& z, MatrixXd& out) { out = drift(model, z); };
   MatrixXd Yhat(model.n_y, nt);
   auto decode = [&](Index n) {
     Yhat.col(n) = (decode_mean(model, Z).rowwise().mean().array() * norm.scale + norm.mean).matrix();
   };
   decode(0);
+  // The local model: the samples' coarse states on a DMDA over comm (bitwise the same for any size of comm);
+  // the global one: one batch on this rank.
+  std::unique_ptr<DistributedRollout> split;
+  if (model.local) {
+    split = std::make_unique<DistributedRollout>(model, model.n_zeta, M, comm);
+    split->set_state(Z);
+  } else if (size(comm) != 1) {
+    throw InputError("vi::rollout: a global model's member runs on one rank");
+  }
+  const VectorXd g = model.diffusion();
+  auto f = [&](const MatrixXd& z, MatrixXd& out) { out = drift(model, z); };
   std::uint64_t counter = 1;
   for (Index n = 1; n < nt; ++n) {
     const double h = (t[n] - t[n - 1]) / o.substeps;
-    sde_em(f, g, Z, h, o.substeps, o.seed, member, counter);
+    if (split) {
+      split->advance(h, o.substeps, o.seed, member, counter);
+      Z = split->gather();
+    } else {
+      sde_em(f, g, Z, h, o.substeps, o.seed, member, counter);
+    }
     counter += static_cast<std::uint64_t>(o.substeps);
     if (!Z.allFinite()) {  // diverged: the rest of the prediction is NaN
       Yhat.rightCols(nt - n).setConstant(std::nan(""));
@@ -131,12 +147,26 @@ SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm,
   out.eps = MatrixXd::Zero(K, nt);
   keep = static_cast<int>(std::min<Index>(keep, K));
   std::vector<double> kept(static_cast<std::size_t>(keep) * model.n_y * nt, 0.0);
-  const Range mine = block_range(K, size(comm), rank(comm));
+  // Groups of ranks_per_member ranks (a local model's member split over its group), trajectories spread over
+  // the groups in contiguous blocks; the group's first rank writes.
+  const int per = o.ranks_per_member, nranks = size(comm);
+  if (per < 1 || nranks % per != 0)
+    throw InputError("-predict_ranks_per_member: " + std::to_string(per) + " does not divide the " +
+                     std::to_string(nranks) + " ranks");
+  if (per > 1 && !model.local)
+    throw InputError("-predict_ranks_per_member: the model's eta is global; only a local model "
+                     "(-msde_eta_field local) can split a member over ranks");
+  MPI_Comm group;
+  MPI_Comm_split(comm, rank(comm) / per, rank(comm), &group);
+  const bool writer = rank(group) == 0;
+  const Range mine = block_range(K, nranks / per, rank(comm) / per);
   for (Index k = mine.begin; k < mine.end; ++k) {
-    const MatrixXd Yhat = rollout(model, norm, data.u[k].col(0), data.time, o, static_cast<std::uint64_t>(k));
+    const MatrixXd Yhat = rollout(model, norm, data.u[k].col(0), data.time, o, static_cast<std::uint64_t>(k), group);
+    if (!writer) continue;
     out.eps.row(k) = relative_error(data.u[k], Yhat).transpose();
     if (k < keep) Eigen::Map<MatrixXd>(kept.data() + k * model.n_y * nt, model.n_y, nt) = Yhat;
   }
+  MPI_Comm_free(&group);
   // Every entry has exactly one writer: a sum over ranks is exact (x + 0 = x), so any rank count agrees.
   MPI_Allreduce(MPI_IN_PLACE, out.eps.data(), static_cast<int>(out.eps.size()), MPI_DOUBLE, MPI_SUM, comm);
   if (!kept.empty())

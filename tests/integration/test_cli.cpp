@@ -1187,6 +1187,28 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
   CHECK(std::isfinite(t.get("eps_mean.multiscale")));
   CHECK(t.get("eps_mean.multiscale") < 1.5);
+  // The same rollouts with each member's cells split over 2 ranks: bitwise.
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -output " + dir + "/roll1.h5");
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -predict_ranks_per_member 2 -output " +
+              dir + "/roll2.h5",
+          2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  {
+    const auto r1 = msrom::h5::File::open(dir + "/roll1.h5"), r2 = msrom::h5::File::open(dir + "/roll2.h5");
+    CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
+    double e = 0;
+    for (double x : r1.read("/ensemble/eps")) e += x / 101.0;
+    CHECK(e == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+  }
+  // A global model's member is not split.
+  REQUIRE(run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output " + dir + "/g.h5").code == 0);
+  const auto gl = run("ensemble -model " + dir + "/g.h5 -data " + data +
+                          " -predict_ranks_per_member 2 -output " + dir + "/roll3.h5",
+                      2);
+  CHECK(gl.code == 2);
+  CHECK(gl.err.find("-predict_ranks_per_member") != std::string::npos);
   // A local stage does not continue a global run.
   const auto g = run(learn + dir + "/c.h5 -msde_eta_schedule 1,2 -msde_init " + dir + "/a.h5 -msde_eta_field global");
   CHECK(g.code == 2);

@@ -125,14 +125,17 @@ MsdeModel local_model() {
 }
 
 // The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's inference path, its own
-// periodic gather) and the same noise keying: an independent implementation of the step.
-VectorXd serial_member(const MsdeModel& m, const VectorXd& z0, long N, double h, long steps, std::uint64_t member) {
+// periodic gather; the samples are its batch columns) and the same noise keying: an independent
+// implementation of the step.
+MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member) {
   const int C = 1 + m.n_eta;
-  VectorXd x(C * N);  // channel-fastest
-  for (long j = 0; j < N; ++j)
-    for (int c = 0; c < C; ++c) x[j * C + c] = z0[c * N + j];
-  const MatrixXd none(0, 1);
-  MatrixXd fa(N, 1), fb(m.n_eta * N, 1);
+  const long S = z0.cols();
+  MatrixXd x(C * N, S);  // channel-fastest per sample
+  for (long s = 0; s < S; ++s)
+    for (long j = 0; j < N; ++j)
+      for (int c = 0; c < C; ++c) x(j * C + c, s) = z0(c * N + j, s);
+  const MatrixXd none(0, S);
+  MatrixXd fa(N, S), fb(m.n_eta * N, S);
   VectorXd scratch;
   nn::Workspace ws;
   const Philox rng(77, member, Purpose::dynamics_noise);
@@ -140,16 +143,18 @@ VectorXd serial_member(const MsdeModel& m, const VectorXd& z0, long N, double h,
   for (long n = 0; n < steps; ++n) {
     m.macro_drift.forward(x, none, fa, scratch, ws);
     m.micro_local.forward(x, none, fb, scratch, ws);
-    for (long j = 0; j < N; ++j)
-      for (int c = 0; c < C; ++c) {
-        const double f = c == 0 ? fa(j, 0) : fb(j * m.n_eta + c - 1, 0);
-        const double xi = rng.normal(static_cast<std::uint64_t>(1 + n), static_cast<std::uint64_t>(j * C + c));
-        x[j * C + c] = x[j * C + c] + h * f + g[c] * xi;
-      }
+    for (long s = 0; s < S; ++s)
+      for (long j = 0; j < N; ++j)
+        for (int c = 0; c < C; ++c) {
+          const double f = c == 0 ? fa(j, s) : fb(j * m.n_eta + c - 1, s);
+          const double xi = rng.normal(static_cast<std::uint64_t>(1 + n), static_cast<std::uint64_t>((j * S + s) * C + c));
+          x(j * C + c, s) = x(j * C + c, s) + h * f + g[c] * xi;
+        }
   }
-  VectorXd out(C * N);
-  for (long j = 0; j < N; ++j)
-    for (int c = 0; c < C; ++c) out[c * N + j] = x[j * C + c];
+  MatrixXd out(C * N, S);
+  for (long s = 0; s < S; ++s)
+    for (long j = 0; j < N; ++j)
+      for (int c = 0; c < C; ++c) out(c * N + j, s) = x(j * C + c, s);
   return out;
 }
 }  // namespace
@@ -158,26 +163,28 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
           "[Parallel][vi][distributed]") {
   const MsdeModel m = local_model();
   const int nranks = size();
+  const int C = 1 + m.n_eta;
   // The drift on the trained mesh is the model's f_theta (vi::drift, the training path: to rounding).
   {
     const long N = m.n_zeta;
-    VectorXd z(m.latent_dim());
+    MatrixXd z(m.latent_dim(), 3);
     Philox(5, 0, Purpose::training).normals(0, z.data(), static_cast<std::size_t>(z.size()));
     if (N / nranks >= 2) {
-      DistributedRollout d(m, N, MPI_COMM_WORLD);
+      DistributedRollout d(m, N, 3, MPI_COMM_WORLD);
       d.set_state(z);
       CHECK(d.gather() == z);
-      const VectorXd f = d.drift();
+      const MatrixXd f = d.drift();
       const MatrixXd ref = vi::drift(m, z);
-      for (long j = 0; j < d.owned_cells(); ++j)
-        for (int c = 0; c <= m.n_eta; ++c)
-          CHECK(f[j * (1 + m.n_eta) + c] == Approx(ref(c * N + d.first_cell() + j, 0)).margin(1e-12));
+      for (int s = 0; s < 3; ++s)
+        for (long j = 0; j < d.owned_cells(); ++j)
+          for (int c = 0; c < C; ++c)
+            CHECK(f(j * C + c, s) == Approx(ref(c * N + d.first_cell() + j, s)).margin(1e-12));
     }
   }
-  // 4 members of a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks.
+  // 4 members of 2 samples on a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks.
   const long N = 36;
-  const int C = 1 + m.n_eta, members = 4;
-  VectorXd z0(C * N);
+  const int members = 4, S = 2;
+  MatrixXd z0(C * N, S);
   Philox(6, 0, Purpose::training).normals(0, z0.data(), static_cast<std::size_t>(z0.size()));
   for (int per_group : {1, 2, 4}) {
     if (per_group > nranks || nranks % per_group != 0) continue;
@@ -187,13 +194,13 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
     const int groups = nranks / per_group, color = rank() / per_group;
     int ok = 1;
     {
-      DistributedRollout d(m, N, group);
+      DistributedRollout d(m, N, S, group);
       for (int k = color; k < members; k += groups) {
         d.set_state(z0);
         d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
         d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
-        const VectorXd got = d.gather();
-        const VectorXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
+        const MatrixXd got = d.gather();
+        const MatrixXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
         ok = ok && got == want;
         ok = ok && (got - z0).norm() > 1e-3;  // it moved
       }
@@ -207,5 +214,5 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
   MsdeConfig gc = m.config;
   gc.local_eta = false;
   const MsdeModel global(gc);
-  CHECK_THROWS_AS(DistributedRollout(global, N, MPI_COMM_WORLD), InputError);
+  CHECK_THROWS_AS(DistributedRollout(global, N, 1, MPI_COMM_WORLD), InputError);
 }

@@ -1,13 +1,13 @@
 // Benchmark driver (not a test): Euler-Maruyama steps of the LOCAL multiscale model with each member's coarse
 // state split over a group of ranks (vi::DistributedRollout, PETSc DMDA, ghost exchange), for the strong and
 // weak scaling of tools/bench/bench_rollout_scaling.sh.
-//   mpiexec -n P bench_rollout CELLS STEPS MEMBERS RANKS_PER_MEMBER [MODEL.h5]
+//   mpiexec -n P bench_rollout CELLS STEPS MEMBERS RANKS_PER_MEMBER [SAMPLES] [MODEL.h5]
 // Without MODEL.h5 the model is the paper's 1-D sizes with a local eta (n_eta 5, stencil radius 2, macro
 // drift 128-128, micro drift 128-512-128, LeakyReLU) at its seeded initial weights: a step costs the same
-// flops whatever the weights. With MODEL.h5, its final stage (it must be local). The state starts from
-// standard normals per (cell, channel), h = 1e-3.
+// flops whatever the weights. With MODEL.h5, its final stage (it must be local). A member carries SAMPLES
+// (default 1) latent samples; the state starts from standard normals, h = 1e-3.
 // Prints: "rollout: CELLS cells x C channels, MEMBERS members, P ranks (K per member): STEPS steps in T s =
-// R cell-steps/s" with T the slowest rank's time between two barriers.
+// R cell-sample-steps/s" with T the slowest rank's time between two barriers.
 #include <mpi.h>
 #include <petscsys.h>
 
@@ -27,13 +27,13 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   if (argc < 5) {
-    if (rank == 0) std::fprintf(stderr, "usage: bench_rollout CELLS STEPS MEMBERS RANKS_PER_MEMBER [MODEL.h5]\n");
+    if (rank == 0) std::fprintf(stderr, "usage: bench_rollout CELLS STEPS MEMBERS RANKS_PER_MEMBER [SAMPLES] [MODEL.h5]\n");
     PetscFinalize();
     return 2;
   }
   const long cells = std::atol(argv[1]), steps = std::atol(argv[2]);
-  const int members = std::atoi(argv[3]), per = std::atoi(argv[4]);
-  if (cells < 5 || steps < 1 || members < 1 || per < 1 || nranks % per != 0) {
+  const int members = std::atoi(argv[3]), per = std::atoi(argv[4]), samples = argc > 5 ? std::atoi(argv[5]) : 1;
+  if (cells < 5 || steps < 1 || members < 1 || per < 1 || samples < 1 || nranks % per != 0) {
     if (rank == 0) std::fprintf(stderr, "bench_rollout: bad sizes (RANKS_PER_MEMBER must divide the ranks)\n");
     PetscFinalize();
     return 2;
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     vi::MsdeModel model = [&] {
-      if (argc > 5) return vi::load_msde(argv[5]).model;
+      if (argc > 6) return vi::load_msde(argv[6]).model;
       vi::MsdeConfig c;
       c.n_y = 1000;
       c.n_zeta = 20;
@@ -54,21 +54,23 @@ int main(int argc, char** argv) {
     MPI_Comm_split(MPI_COMM_WORLD, color, rank, &group);
     double seconds = 0;
     {
-      vi::DistributedRollout d(model, cells, group);
+      vi::DistributedRollout d(model, cells, samples, group);
       MPI_Barrier(MPI_COMM_WORLD);
       const double t0 = MPI_Wtime();
       for (int m = color; m < members; m += groups) {
         const Philox init(1, static_cast<std::uint64_t>(m), Purpose::initial_condition);
-        d.fill_state([&](long j, int c) { return init.normal(0, static_cast<std::uint64_t>(j * d.channels() + c)); });
+        d.fill_state([&](long j, int s, int c) {
+          return init.normal(0, static_cast<std::uint64_t>((j * samples + s) * d.channels() + c));
+        });
         d.advance(1e-3, steps, 1, static_cast<std::uint64_t>(m), 1);
       }
       MPI_Barrier(MPI_COMM_WORLD);
       seconds = MPI_Wtime() - t0;
       if (rank == 0)
-        std::printf("rollout: %ld cells x %d channels, %d members, %d ranks (%d per member): %ld steps in %.4f s = "
-                    "%.4g cell-steps/s\n",
-                    cells, d.channels(), members, nranks, per, steps, seconds,
-                    double(cells) * double(steps) * members / seconds);
+        std::printf("rollout: %ld cells x %d channels x %d samples, %d members, %d ranks (%d per member): %ld steps "
+                    "in %.4f s = %.4g cell-sample-steps/s\n",
+                    cells, d.channels(), samples, members, nranks, per, steps, seconds,
+                    double(cells) * double(steps) * samples * members / seconds);
     }
     MPI_Comm_free(&group);
   } catch (const std::exception& e) {

@@ -45,17 +45,23 @@ struct RolloutOptions {
   int substeps = 1;            // SDE steps per snapshot interval
   bool sample_initial = true;  // z_0 drawn from the encoder's posterior (false: all at its mean)
   std::uint64_t seed = 1;
+  int ranks_per_member = 1;  // predict_split: a local model's member split over this many ranks
 };
 
-// Mean prediction y_hat (n_y x nt) of one trajectory from y0 (data units) at the times t (t[0] = y0's).
+// Mean prediction y_hat (n_y x nt) of one trajectory from y0 (data units) at the times t (t[0] = y0's), on
+// every rank of comm. A global model integrates the M samples as one batch (sde_em; comm must be one rank);
+// a local model's samples live on a vi::DistributedRollout over comm: its step noise is keyed per (cell,
+// sample, channel) instead (docs/vi.md), and the result is bitwise the same for any size of comm.
 Eigen::MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Eigen::VectorXd& y0,
-                        const Eigen::VectorXd& t, const RolloutOptions& o, std::uint64_t member);
+                        const Eigen::VectorXd& t, const RolloutOptions& o, std::uint64_t member,
+                        MPI_Comm comm = MPI_COMM_SELF);
 
 // eps(t) = ||y - y_hat|| / ||y|| per snapshot (columns).
 Eigen::VectorXd relative_error(const Eigen::Ref<const Eigen::MatrixXd>& Y, const Eigen::Ref<const Eigen::MatrixXd>& Yhat);
 
-// Predictions of every trajectory of `data` (member index k = position in the split), spread over the ranks
-// of comm in contiguous blocks; eps [k][n] on every rank. `keep` trajectories (the first ones) also return
+// Predictions of every trajectory of `data` (member index k = position in the split), spread over groups of
+// o.ranks_per_member ranks of comm in contiguous blocks (InputError if that does not divide the ranks, or
+// exceeds 1 for a global model); eps [k][n] on every rank. `keep` trajectories (the first ones) also return
 // their predicted fields (n_y x nt), on every rank.
 struct SplitPrediction {
   Eigen::MatrixXd eps;                  // trajectories x nt
