@@ -8,6 +8,9 @@ trajectory of the scored split, truth included) and DIR/metrics.json, and writes
                 its prediction and its error y_hat - y
   spectra.png   energy spectra |u_hat(k)|^2 of the data and of each prediction at the last time and
                 averaged over time
+  statistics.png  (with evaluate-msde -evaluate_msde_statistics: /stats) the long-run statistics of the
+                data and of each learned model's samples: time-mean energy spectrum (the coarse grid's
+                resolved wavenumbers shaded), PDF of u, time ACF
 Needs Debian's python3-h5py, python3-matplotlib and python3-numpy, hence /usr/bin/python3.
 
 Sample run:
@@ -117,6 +120,51 @@ def plot_spectra(fields, out):
     save(fig, os.path.join(out, "spectra.png"), tight=True)
 
 
+def read_stats(path):
+    # /stats/{data,<model>}/{spectrum,pdf,acf}, /stats/pdf_grid; None without /stats.
+    with h5py.File(path, "r") as f:
+        if "stats" not in f:
+            return None
+        g = f["stats"]
+        try:
+            out = {"grid": np.asarray(g["pdf_grid"][()]), "dt": float(g.attrs["dt"]),
+                   "resolved": int(g.attrs["resolved"]), "sets": {}}
+            for k in g:
+                if isinstance(g[k], h5py.Group):
+                    out["sets"][k] = {q: np.asarray(g[k][q][()]) for q in ("spectrum", "pdf", "acf")}
+        except (KeyError, ValueError, TypeError) as e:
+            raise InputError(f"{path}: /stats not readable ({str(e).splitlines()[0]})")
+    return out
+
+
+def plot_stats(st, metrics, out):
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    keys = ["data"] + [k for k in ORDER if k in st["sets"]]
+    for i, k in enumerate(keys):
+        d = st["sets"][k]
+        style = dict(color="k", lw=2.0) if k == "data" else dict(color=f"C{i + 2}", lw=1.0)
+        label = "data" if k == "data" else LABELS.get(k, k)
+        if k != "data":
+            se = metrics.get(f"stats_spectrum_error.{k}")
+            kl = metrics.get(f"stats_kl_pdf.{k}")
+            if se is not None and kl is not None:
+                label += f" (spectrum {se:.3f}, KL {kl:.4f})"
+        kk = np.arange(1, d["spectrum"].size)
+        axes[0].loglog(kk, d["spectrum"][1:] + 1e-300, label=label, **style)
+        axes[1].plot(st["grid"], d["pdf"], label=label, **style)
+        axes[2].plot(np.arange(d["acf"].size) * st["dt"], d["acf"], label=label, **style)
+    axes[0].axvspan(1, st["resolved"], color="0.9", zorder=0)
+    axes[0].set_title("time-mean energy spectrum (shaded: resolved)", fontsize=9)
+    axes[0].set_xlabel("wavenumber k")
+    axes[0].set_ylabel("|u_hat(k)|^2")
+    axes[1].set_title("PDF of u", fontsize=9)
+    axes[1].set_xlabel("u")
+    axes[2].set_title("time ACF of u (per point)", fontsize=9)
+    axes[2].set_xlabel("lag")
+    axes[0].legend(fontsize=7)
+    save(fig, os.path.join(out, "statistics.png"), tight=True)
+
+
 def main():
     a = directory_args("Figures of msrom evaluate-msde.", "the -output directory of msrom evaluate-msde")
     out = a.out or os.path.join(a.dir, "figures")
@@ -126,6 +174,9 @@ def main():
     plot_eps(t, eps, metrics, out)
     plot_fields(t, fields, out)
     plot_spectra(fields, out)
+    st = read_stats(os.path.join(a.dir, "msde_eval.h5"))
+    if st is not None:
+        plot_stats(st, metrics, out)
     return 0
 
 

@@ -1,9 +1,12 @@
 #include "msrom/analysis/fields.hpp"
 
 #include <cmath>
+#include <complex>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include <unsupported/Eigen/FFT>
 
 namespace msrom::analysis {
 
@@ -135,6 +138,19 @@ void Resampler2d::apply(const double* in, double* out) const {
   }
   // Along y: out[i][jj] = sum_l Wy[jj][l] tmp[i][l].
   for (long i = 0; i < tx; ++i) ry_.apply(&tmp_[static_cast<std::size_t>(i * fy)], 1, out + i * ty, 1);
+}
+
+std::vector<double> power_spectrum(const double* u, std::size_t n) {
+  if (n == 0) return {};
+  Eigen::FFT<double> fft;
+  fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
+  std::vector<double> in(u, u + n);
+  std::vector<std::complex<double>> out;
+  fft.fwd(out, in);
+  std::vector<double> e(n / 2 + 1);
+  const double scale = 1.0 / (double(n) * double(n));
+  for (std::size_t k = 0; k < e.size(); ++k) e[k] = std::norm(out[k]) * scale;
+  return e;
 }
 
 double relative_error(const double* y, const double* y_hat, std::size_t n) {

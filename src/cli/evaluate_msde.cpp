@@ -135,6 +135,12 @@ int evaluate_msde(Session& session) {
   cd.stencil = opts.choice("coarse_dns_stencil", "data", {"data", "paper", "central"}, "KdV's u_xxx on the coarse grid");
   cd.progress = read_progress_mode(opts);
   const bool figures = opts.flag("evaluate_msde_figures", true, "draw PNG figures with tools/plot_msde.py");
+  const bool with_stats = opts.flag("evaluate_msde_statistics", false, "long-run statistics of the learned models "
+                                    "against the data: energy spectrum, PDF of u, time ACF (e.g. Kuramoto-Sivashinsky)");
+  vi::RolloutOptions so = ro;
+  so.samples = static_cast<int>(opts.integer("stats_samples", 8, "statistics: samples per trajectory, each decoded alone", 1, 10000));
+  const int stats_lag = static_cast<int>(opts.integer("stats_max_lag", 40, "statistics: largest ACF lag (snapshots)", 0));
+  const int stats_bins = static_cast<int>(opts.integer("stats_bins", 100, "statistics: histogram bins of u", 2, 100000));
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   std::unique_ptr<pde::CoarseDns> coarse;
   if (!help_requested() && with_coarse) {
@@ -190,6 +196,7 @@ int evaluate_msde(Session& session) {
     names.push_back("pod_sindy");
     eps["pod_sindy"] = es;
   }
+  std::map<std::string, vi::StatisticsComparison> stats;
   auto run_stage = [&](int n_eta, const std::string& name) {
     const auto loaded = vi::load_msde(mf, n_eta, "-model");
     if (loaded.model.n_y != nx)
@@ -199,6 +206,11 @@ int evaluate_msde(Session& session) {
     names.push_back(name);
     eps[name] = p.eps;
     fields[name] = p.fields[0];
+    if (with_stats) {
+      if (nt < stats_lag + 2) throw InputError("-stats_max_lag: the trajectories have only " + std::to_string(nt) + " snapshots");
+      stats[name] = vi::compare_statistics(loaded.model, loaded.norm, test, so, stats_lag, stats_bins,
+                                           loaded.model.n_zeta / 2, MPI_COMM_WORLD);
+    }
   };
   if (stages.front() == 0) run_stage(0, "implicit_scale");
   if (stages.back() != 0) run_stage(stages.back(), "multiscale");
@@ -209,6 +221,12 @@ int evaluate_msde(Session& session) {
     m.set("eps_mean." + n, mean);
     m.set("eps_std." + n, sd);
     m.set("eps_final." + n, eps[n].col(nt - 1).mean());
+  }
+  for (const auto& [n, st] : stats) {
+    m.set("stats_spectrum_error." + n, st.spectrum_error);
+    m.set("stats_kl_pdf." + n, st.kl);
+    m.set("stats_acf_error." + n, st.acf_error);
+    m.set("stats_diverged." + n, double(st.diverged));
   }
   {
     h5::OutputFile out(join_path(output, "msde_eval.h5"), MPI_COMM_WORLD);
@@ -224,6 +242,22 @@ int evaluate_msde(Session& session) {
     out.attribute("/eps", "data", data);
     out.attribute("/eps", "model", model_path);
     out.attribute("/eps", "split", split);
+    auto write_stats = [&](const std::string& g, const vi::FieldStatistics& f) {
+      out.write(g + "/spectrum", f.spectrum);
+      out.write(g + "/pdf", f.pdf);
+      out.write(g + "/acf", f.acf);
+    };
+    bool first = true;
+    for (const auto& [n, st] : stats) {
+      if (first) {  // the data's statistics are the same for every model
+        write_stats("/stats/data", st.data);
+        out.write("/stats/pdf_grid", st.data.pdf_grid);
+        out.attribute("/stats", "dt", dt);
+        out.attribute("/stats", "resolved", static_cast<double>(st.resolved));
+        first = false;
+      }
+      write_stats("/stats/" + n, st.model);
+    }
     out.commit();
   }
   if (rank() == 0) {
@@ -246,6 +280,11 @@ int evaluate_msde(Session& session) {
       v += buf;
     }
     std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
+    for (const auto& [n, st] : stats)
+      std::printf("long-run statistics, %s (%d samples per trajectory, each decoded alone): energy spectrum max "
+                  "relative error over k = 1..%d: %.4f; KL(PDF of u): %.5f; time-ACF max error (%d lags): %.4f%s\n",
+                  n.c_str(), so.samples, st.resolved, st.spectrum_error,
+                  st.kl, stats_lag, st.acf_error, st.diverged ? " (some samples diverged)" : "");
     std::fflush(stdout);
     if (figures) run_figures("plot_msde.py", "'" + output + "'");
   }

@@ -1,6 +1,7 @@
 // Rollouts of the learned coarse SDE (include/msrom/vi/predict.hpp).
 #include "msrom/vi/predict.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -8,6 +9,8 @@
 #include "msrom/core/comm.hpp"
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
+#include "msrom/analysis/fields.hpp"
+#include "msrom/analysis/statistics.hpp"
 #include "msrom/nn/conv.hpp"
 #include "msrom/vi/distributed_rollout.hpp"
 
@@ -76,8 +79,9 @@ void sde_em(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const Vect
   }
 }
 
-MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const VectorXd& y0, const VectorXd& t,
-                 const RolloutOptions& o, std::uint64_t member, MPI_Comm comm) {
+Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const VectorXd& y0, const VectorXd& t,
+                      const RolloutOptions& o, std::uint64_t member, MPI_Comm comm,
+                      const std::function<void(Index, const MatrixXd&)>& observe) {
   if (o.samples < 1 || o.substeps < 1) throw InputError("vi::rollout: samples and substeps must be >= 1");
   if (y0.size() != model.n_y)
     throw InputError("vi::rollout: the field has " + std::to_string(y0.size()) + " points, the model n_y = " +
@@ -93,16 +97,12 @@ MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Vector
     const VectorXd sd = model.per_component(model.encoder_rho).unaryExpr([](double x) { return std::sqrt(softplus(x)); });
     Z += sd.asDiagonal() * xi;
   }
-  MatrixXd Yhat(model.n_y, nt);
-  auto decode = [&](Index n) {
-    Yhat.col(n) = (decode_mean(model, Z).rowwise().mean().array() * norm.scale + norm.mean).matrix();
-  };
-  decode(0);
+  observe(0, decode_mean(model, Z));
   // The local model: the samples' coarse states on a DMDA over comm (bitwise the same for any size of comm);
   // the global one: one batch on this rank.
   std::unique_ptr<DistributedRollout> split;
   if (model.local) {
-    split = std::make_unique<DistributedRollout>(model, model.n_zeta, M, comm);
+    split = std::make_unique<DistributedRollout>(model, model.n_zeta, static_cast<int>(M), comm);
     split->set_state(Z);
   } else if (size(comm) != 1) {
     throw InputError("vi::rollout: a global model's member runs on one rank");
@@ -119,12 +119,19 @@ MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Vector
       sde_em(f, g, Z, h, o.substeps, o.seed, member, counter);
     }
     counter += static_cast<std::uint64_t>(o.substeps);
-    if (!Z.allFinite()) {  // diverged: the rest of the prediction is NaN
-      Yhat.rightCols(nt - n).setConstant(std::nan(""));
-      break;
-    }
-    decode(n);
+    if (!Z.allFinite()) return n;  // diverged
+    observe(n, decode_mean(model, Z));
   }
+  return nt;
+}
+
+MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const VectorXd& y0, const VectorXd& t,
+                 const RolloutOptions& o, std::uint64_t member, MPI_Comm comm) {
+  MatrixXd Yhat(model.n_y, t.size());
+  const Index done = rollout_samples(model, norm, y0, t, o, member, comm, [&](Index n, const MatrixXd& Y) {
+    Yhat.col(n) = (Y.rowwise().mean().array() * norm.scale + norm.mean).matrix();
+  });
+  if (done < t.size()) Yhat.rightCols(t.size() - done).setConstant(std::nan(""));  // diverged: NaN onwards
   return Yhat;
 }
 
@@ -132,6 +139,113 @@ VectorXd relative_error(const Eigen::Ref<const MatrixXd>& Y, const Eigen::Ref<co
   VectorXd e(Y.cols());
   for (Index n = 0; n < Y.cols(); ++n) e[n] = (Y.col(n) - Yhat.col(n)).norm() / Y.col(n).norm();
   return e;
+}
+
+namespace {
+// Sums of the statistics of a set of fields (columns of snapshots), reduced over ranks at the end.
+struct StatSums {
+  VectorXd spectrum, hist, acf;
+  double snapshots = 0, values = 0, series = 0;
+  double lo = 0, dx = 1;
+  StatSums(Index n_y, int bins, int max_lag, double lo_, double dx_)
+      : spectrum(VectorXd::Zero(n_y / 2 + 1)), hist(VectorXd::Zero(bins)), acf(VectorXd::Zero(max_lag + 1)), lo(lo_),
+        dx(dx_) {}
+  void add_snapshot(const double* u, Index n) {
+    const auto e = analysis::power_spectrum(u, static_cast<std::size_t>(n));
+    for (Index k = 0; k < spectrum.size(); ++k) spectrum[k] += e[static_cast<std::size_t>(k)];
+    snapshots += 1;
+    for (Index i = 0; i < n; ++i) {
+      const double b = std::floor((u[i] - lo) / dx);
+      if (b >= 0 && b < double(hist.size())) hist[static_cast<Index>(b)] += 1;
+      values += 1;
+    }
+  }
+  // Series of one point over time (length >= max_lag + 2 to count).
+  void add_series(const double* x, Index len) {
+    if (len < acf.size() + 1) return;
+    const auto r = analysis::acf(x, static_cast<std::size_t>(len), static_cast<std::size_t>(acf.size() - 1));
+    for (Index k = 0; k < acf.size(); ++k) acf[k] += r[static_cast<std::size_t>(k)];
+    series += 1;
+  }
+  void reduce(MPI_Comm comm) {
+    MPI_Allreduce(MPI_IN_PLACE, spectrum.data(), static_cast<int>(spectrum.size()), MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, hist.data(), static_cast<int>(hist.size()), MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, acf.data(), static_cast<int>(acf.size()), MPI_DOUBLE, MPI_SUM, comm);
+    double c[3] = {snapshots, values, series};
+    MPI_Allreduce(MPI_IN_PLACE, c, 3, MPI_DOUBLE, MPI_SUM, comm);
+    snapshots = c[0], values = c[1], series = c[2];
+  }
+  FieldStatistics result() const {
+    FieldStatistics f;
+    for (Index k = 0; k < spectrum.size(); ++k) f.spectrum.push_back(snapshots > 0 ? spectrum[k] / snapshots : 0.0);
+    for (Index b = 0; b < hist.size(); ++b) {
+      f.pdf_grid.push_back(lo + (double(b) + 0.5) * dx);
+      f.pdf.push_back(values > 0 ? hist[b] / (values * dx) : 0.0);
+    }
+    for (Index k = 0; k < acf.size(); ++k) f.acf.push_back(series > 0 ? acf[k] / series : 0.0);
+    return f;
+  }
+};
+}  // namespace
+
+StatisticsComparison compare_statistics(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                                        const RolloutOptions& o, int max_lag, int bins, int resolved, MPI_Comm comm) {
+  const Index K = static_cast<Index>(data.u.size()), nt = data.time.size(), ny = model.n_y;
+  if (K == 0 || nt < max_lag + 2 || bins < 2 || max_lag < 0 || resolved < 1 || resolved > ny / 2)
+    throw InputError("vi::compare_statistics: need trajectories longer than max_lag + 1 snapshots, >= 2 bins and "
+                     "1 <= resolved <= n_y / 2");
+  double lo = data.u[0].minCoeff(), hi = data.u[0].maxCoeff();
+  for (const auto& u : data.u) lo = std::min(lo, u.minCoeff()), hi = std::max(hi, u.maxCoeff());
+  const double pad = 0.1 * (hi - lo > 0 ? hi - lo : 1.0);
+  lo -= pad, hi += pad;
+  const double dx = (hi - lo) / bins;
+  StatSums truth(ny, bins, max_lag, lo, dx), pred(ny, bins, max_lag, lo, dx);
+  const int per = o.ranks_per_member, nranks = size(comm);
+  if (per < 1 || nranks % per != 0 || (per > 1 && !model.local))
+    throw InputError("-predict_ranks_per_member: must divide the ranks (and a global model's member runs on one rank)");
+  MPI_Comm group;
+  MPI_Comm_split(comm, rank(comm) / per, rank(comm), &group);
+  const bool writer = rank(group) == 0;
+  const Range mine = block_range(K, nranks / per, rank(comm) / per);
+  long diverged = 0;
+  const Index M = o.samples;
+  std::vector<double> series(static_cast<std::size_t>(M * ny * nt));  // [sample][point][time]
+  for (Index k = mine.begin; k < mine.end; ++k) {
+    const MatrixXd& U = data.u[k];
+    Index done = 0;
+    done = rollout_samples(model, norm, U.col(0), data.time, o, static_cast<std::uint64_t>(k), group,
+                           [&](Index n, const MatrixXd& Y) {
+                             const MatrixXd y = (Y.array() * norm.scale + norm.mean).matrix();
+                             for (Index m = 0; m < M; ++m) {
+                               if (writer) pred.add_snapshot(y.col(m).data(), ny);
+                               for (Index i = 0; i < ny; ++i) series[static_cast<std::size_t>((m * ny + i) * nt + n)] = y(i, m);
+                             }
+                           });
+    if (!writer) continue;
+    if (done < nt) diverged += M;
+    for (Index n = 0; n < nt; ++n) truth.add_snapshot(U.col(n).data(), ny);
+    VectorXd row(nt);
+    for (Index i = 0; i < ny; ++i) {
+      row = U.row(i).transpose();
+      truth.add_series(row.data(), nt);
+      for (Index m = 0; m < M; ++m) pred.add_series(&series[static_cast<std::size_t>((m * ny + i) * nt)], done);
+    }
+  }
+  MPI_Comm_free(&group);
+  truth.reduce(comm);
+  pred.reduce(comm);
+  MPI_Allreduce(MPI_IN_PLACE, &diverged, 1, MPI_LONG, MPI_SUM, comm);
+  StatisticsComparison out;
+  out.data = truth.result();
+  out.model = pred.result();
+  out.diverged = diverged;
+  out.resolved = resolved;
+  for (int k = 1; k <= resolved; ++k)
+    out.spectrum_error = std::max(out.spectrum_error, std::abs(out.model.spectrum[k] - out.data.spectrum[k]) /
+                                                          out.data.spectrum[k]);
+  out.kl = analysis::kl_divergence(out.data.pdf, out.model.pdf, dx);
+  for (int k = 0; k <= max_lag; ++k) out.acf_error = std::max(out.acf_error, std::abs(out.model.acf[k] - out.data.acf[k]));
+  return out;
 }
 
 std::pair<double, double> mean_std(const Eigen::Ref<const MatrixXd>& a) {

@@ -171,3 +171,24 @@ TEST_CASE("A field case built from explicit settings leaves the options database
   CHECK(b.ny == 6);
   CHECK(b.dy() == Approx(0.2).epsilon(1e-15));
 }
+
+TEST_CASE("Power spectrum: Parseval, single modes at 1/4 (1/1 at k = 0 and n/2), zero elsewhere", "[fields]") {
+  const std::size_t n = 48;
+  std::vector<double> u(n);
+  for (std::size_t j = 0; j < n; ++j) u[j] = 2.0 + 3.0 * std::cos(2 * M_PI * 5.0 * j / n) - std::sin(2 * M_PI * 11.0 * j / n);
+  const auto e = analysis::power_spectrum(u.data(), n);
+  REQUIRE(e.size() == n / 2 + 1);
+  CHECK(e[0] == Approx(4.0).epsilon(1e-13));
+  CHECK(e[5] == Approx(9.0 / 4).epsilon(1e-13));
+  CHECK(e[11] == Approx(1.0 / 4).epsilon(1e-13));
+  for (std::size_t k = 1; k <= n / 2; ++k)
+    if (k != 5 && k != 11) CHECK(e[k] < 1e-26);
+  // Parseval: mean of u^2 = E_0 + 2 sum_{0<k<n/2} E_k + E_{n/2}.
+  double ms = 0, sum = e[0] + e[n / 2];
+  for (double x : u) ms += x * x / n;
+  for (std::size_t k = 1; k < n / 2; ++k) sum += 2 * e[k];
+  CHECK(sum == Approx(ms).epsilon(1e-13));
+  std::vector<double> alt(n);
+  for (std::size_t j = 0; j < n; ++j) alt[j] = j % 2 ? -1.0 : 1.0;  // the Nyquist mode
+  CHECK(analysis::power_spectrum(alt.data(), n)[n / 2] == Approx(1.0).epsilon(1e-13));
+}

@@ -6,6 +6,7 @@
 //   r.apply(coarse.data(), fine.data());
 //   Resampler2d b({8, natural}, {8, natural}, {128, natural}, {128, natural});  // bicubic (tensor product)
 //   relative_error(y, y_hat, n)  = ||y - y_hat||_2 / ||y||_2
+//   power_spectrum(u, n)         = |u_hat_k|^2 / n^2, k = 0..n/2 (periodic fields; Eigen's FFT)
 //
 // Grids are node-based and cover the same domain [0, L]:
 //   periodic:   n nodes x_i = i L / n (x_n is x_0 again)
@@ -74,6 +75,10 @@ class Resampler2d {
 
 // ||y - y_hat||_2 / ||y||_2 over n values (NaN if ||y|| = 0).
 double relative_error(const double* y, const double* y_hat, std::size_t n);
+
+// Power spectrum of a periodic field of n values: E[k] = |u_hat_k|^2 / n^2, k = 0..n/2, with
+// u_hat_k = sum_j u_j e^{-2 pi i j k / n} (so u = cos(2 pi k0 j / n), 0 < k0 < n/2, has E[k0] = 1/4).
+std::vector<double> power_spectrum(const double* u, std::size_t n);
 
 // Mean and population std of eps over all (trajectory, time) pairs.
 struct ErrorSummary {

@@ -56,6 +56,13 @@ Eigen::MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const
                         const Eigen::VectorXd& t, const RolloutOptions& o, std::uint64_t member,
                         MPI_Comm comm = MPI_COMM_SELF);
 
+// The same rollout, observed sample by sample: observe(n, Y) gets the decoded means of the M samples at
+// snapshot n (n_y x M, in the model's normalised units: y = Y * norm.scale + norm.mean). Returns the number of
+// snapshots observed (nt, or the snapshot at which the state stopped being finite).
+Eigen::Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const Eigen::VectorXd& y0,
+                             const Eigen::VectorXd& t, const RolloutOptions& o, std::uint64_t member, MPI_Comm comm,
+                             const std::function<void(Eigen::Index, const Eigen::MatrixXd&)>& observe);
+
 // eps(t) = ||y - y_hat|| / ||y|| per snapshot (columns).
 Eigen::VectorXd relative_error(const Eigen::Ref<const Eigen::MatrixXd>& Y, const Eigen::Ref<const Eigen::MatrixXd>& Yhat);
 
@@ -70,6 +77,28 @@ struct SplitPrediction {
 };
 SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
                               const RolloutOptions& o, int keep, MPI_Comm comm);
+
+// Long-run statistics of the fields (issue 8's Kuramoto-Sivashinsky question): the truth of a split against
+// the model's samples, each decoded alone (no ensemble mean), rolled out over each trajectory's whole span
+// from its first snapshot. Trajectories spread over groups as in predict_split; sums reduced over comm.
+//   spectrum  mean power spectrum (analysis::power_spectrum) over snapshots (and samples), k = 0..n_y/2
+//   pdf       histogram density of u on `bins` bins spanning the data's range, padded by 10% each side
+//   acf       time ACF per fine point (analysis::acf, lags 0..max_lag snapshots), averaged over points (and
+//             samples, trajectories)
+// Errors: spectrum_error = max over k = 1..resolved of |E_model - E_data| / E_data; kl = KL(data || model)
+// of the histograms; acf_error = max over lags of |rho_model - rho_data|. Samples that diverge stop
+// contributing at that snapshot (counted in `diverged`).
+struct FieldStatistics {
+  std::vector<double> spectrum, pdf_grid, pdf, acf;
+};
+struct StatisticsComparison {
+  FieldStatistics data, model;
+  double spectrum_error = 0, kl = 0, acf_error = 0;
+  int resolved = 0;  // the wavenumbers of spectrum_error: 1..resolved
+  long diverged = 0;
+};
+StatisticsComparison compare_statistics(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                                        const RolloutOptions& o, int max_lag, int bins, int resolved, MPI_Comm comm);
 
 // Mean and population std of all entries.
 std::pair<double, double> mean_std(const Eigen::Ref<const Eigen::MatrixXd>& a);
