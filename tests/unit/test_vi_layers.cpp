@@ -15,6 +15,8 @@
 #include "msrom/nn/stencil_mlp.hpp"
 #include "msrom/vi/gp_posterior.hpp"
 
+#include "fd_util.hpp"
+
 using namespace msrom;
 using namespace msrom::nn;
 using Eigen::Index;
@@ -24,30 +26,10 @@ using Eigen::VectorXd;
 namespace {
 
 MatrixXd gaussian(Index rows, Index cols, std::uint64_t step) {
-  MatrixXd m(rows, cols);
-  Philox(77, 0, Purpose::perturbation).normals(step, m.data(), static_cast<std::size_t>(m.size()));
-  return m;
+  return test::gaussian(77, rows, cols, step);
 }
-
-// d f / d x[k] for all k, 4th-order central differences; f reads x.
-VectorXd fd_gradient(Eigen::Ref<VectorXd> x, const std::function<double()>& f, double h) {
-  VectorXd g(x.size());
-  for (Index k = 0; k < x.size(); ++k) {
-    const double x0 = x[k];
-    auto at = [&](double d) {
-      x[k] = x0 + d;
-      return f();
-    };
-    g[k] = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h);
-    x[k] = x0;
-  }
-  return g;
-}
-
-// max_k |a_k - b_k| / max(|b_k|, floor)
-double rel_err(const Eigen::Ref<const VectorXd>& a, const Eigen::Ref<const VectorXd>& b, double floor) {
-  return ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-}
+using test::fd_gradient;
+using test::rel_err;
 
 Eigen::Map<VectorXd> flat(MatrixXd& m) {
   return {m.data(), m.size()};
