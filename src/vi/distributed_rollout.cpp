@@ -3,6 +3,7 @@
 
 #include <petscdmda.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -14,6 +15,10 @@ namespace msrom::vi {
 using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
+
+namespace {
+constexpr long kColumnBlock = 128;  // (cell, sample) columns per MLP call
+}  // namespace
 
 DistributedRollout::DistributedRollout(const MsdeModel& model, long cells, int samples, MPI_Comm comm)
     : model_(model),
@@ -41,7 +46,7 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, long cells, int s
   MSROM_PETSC(DMDAGetGhostCorners(da_, &gxs, nullptr, nullptr, nullptr, nullptr, nullptr));
   xs_ = xs, xm_ = xm, gxs_ = gxs;
   g_ = model.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
-  in_.resize((2 * radius_ + 1) * channels_, xm_ * samples_);
+  in_.resize((2 * radius_ + 1) * channels_, std::min<long>(kColumnBlock, xm_ * samples_));
   fmacro_.resize(1, xm_ * samples_);
   fmicro_.resize(model.n_eta, xm_ * samples_);
 }
@@ -74,19 +79,26 @@ void DistributedRollout::compute_drift() {
   MSROM_PETSC(DMGlobalToLocalEnd(da_, x_, INSERT_VALUES, local_));
   const PetscScalar* l;
   MSROM_PETSC(VecGetArrayRead(local_, &l));
-  // Stencil of (owned cell j, sample s): the sample's C values in each of the 2r + 1 ghosted cells.
-  const long S = samples_, C = channels_;
-  for (long j = 0; j < xm_; ++j)
-    for (long s = 0; s < S; ++s) {
-      double* col = in_.col(j * S + s).data();
+  // Stencil of (owned cell j, sample s), column j S + s: the sample's C values in each of the 2r + 1 ghosted
+  // cells. The MLPs run a layer at a time over their batch, so the columns go in blocks whose widest hidden
+  // layer stays in cache (on 10^5 cells one batch would stream 0.3 GB per layer); each column's result does
+  // not depend on its batch, so the blocking changes no bit.
+  const long S = samples_, C = channels_, cols = xm_ * S;
+  for (long b0 = 0; b0 < cols; b0 += kColumnBlock) {
+    const long nb = std::min(kColumnBlock, cols - b0);
+    for (long k = 0; k < nb; ++k) {
+      const long j = (b0 + k) / S, s = (b0 + k) % S;
+      double* col = in_.col(k).data();
       for (long q = 0; q <= 2L * radius_; ++q) {
         const double* src = l + ((xs_ + j - radius_ + q - gxs_) * S + s) * C;
         for (long c = 0; c < C; ++c) col[q * C + c] = src[c];
       }
     }
+    const auto in = in_.leftCols(nb);
+    model_.macro_drift.mlp().forward(in, fmacro_.middleCols(b0, nb), ws_);
+    if (model_.n_eta > 0) model_.micro_local.mlp().forward(in, fmicro_.middleCols(b0, nb), ws_);
+  }
   MSROM_PETSC(VecRestoreArrayRead(local_, &l));
-  model_.macro_drift.mlp().forward(in_, fmacro_, ws_);
-  if (model_.n_eta > 0) model_.micro_local.mlp().forward(in_, fmicro_, ws_);
 }
 
 MatrixXd DistributedRollout::drift() {

@@ -181,9 +181,10 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
             CHECK(f(j * C + c, s) == Approx(ref(c * N + d.first_cell() + j, s)).margin(1e-12));
     }
   }
-  // 4 members of 2 samples on a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks.
+  // 4 members of 8 samples on a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks: 288
+  // (cell, sample) columns, several blocks of the MLP calls on 1 and 2 ranks.
   const long N = 36;
-  const int members = 4, S = 2;
+  const int members = 4, S = 8;
   MatrixXd z0(C * N, S);
   Philox(6, 0, Purpose::training).normals(0, z0.data(), static_cast<std::size_t>(z0.size()));
   for (int per_group : {1, 2, 4}) {

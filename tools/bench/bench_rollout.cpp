@@ -7,7 +7,8 @@
 // flops whatever the weights. With MODEL.h5, its final stage (it must be local). A member carries SAMPLES
 // (default 1) latent samples; the state starts from standard normals, h = 1e-3.
 // Prints: "rollout: CELLS cells x C channels, MEMBERS members, P ranks (K per member): STEPS steps in T s =
-// R cell-sample-steps/s" with T the slowest rank's time between two barriers.
+// R cell-sample-steps/s" with T the slowest rank's time between two barriers. NN_KERNEL=generic|avx2|avx512
+// picks the MLP inference kernel (default: the best available, as msrom's -nn_kernel auto).
 #include <mpi.h>
 #include <petscsys.h>
 
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "msrom/core/random.hpp"
+#include "msrom/nn/kernel.hpp"
 #include "msrom/vi/distributed_rollout.hpp"
 #include "msrom/vi/msde_io.hpp"
 
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   }
   int code = 0;
   try {
+    if (const char* k = std::getenv("NN_KERNEL")) nn::use_kernel(nn::select_kernel(k, MPI_COMM_WORLD));
     vi::MsdeModel model = [&] {
       if (argc > 6) return vi::load_msde(argv[6]).model;
       vi::MsdeConfig c;

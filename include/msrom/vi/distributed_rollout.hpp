@@ -69,7 +69,8 @@ class DistributedRollout {
   DM da_ = nullptr;
   Vec x_ = nullptr, local_ = nullptr;
   Eigen::VectorXd g_;                     // diffusion per channel
-  Eigen::MatrixXd in_, fmacro_, fmicro_;  // stencils ((2r+1) C) x (owned cells x samples, j S + s), outputs
+  Eigen::MatrixXd in_;              // stencils of one block of columns, (2r+1) C x 128
+  Eigen::MatrixXd fmacro_, fmicro_;  // outputs, columns j S + s (owned cell j, sample s)
   nn::Workspace ws_;
 };
 
