@@ -307,16 +307,7 @@ double GaussianFilter2d::std_gradient(const Eigen::Ref<const MatrixXd>& X, const
     for (Index oj = 0; oj < my; ++oj)
       for (Index a = 0; a < w; ++a) dgy_[a] += dz.col(oj).dot(t.col(wrap(stride * oj + a - p, ny)));
   }
-  // sum_a dg_a g_a (d_a^2 - <g d^2>) / sigma^3 (dg/dsigma of filter.hpp), without a temporary.
-  double gd2 = 0, dgg = 0, dggd2 = 0;
-  for (Index a = 0; a < w; ++a) {
-    const double d2 = double(a - p) * double(a - p);
-    gd2 += g[a] * d2;
-    dgg += dgy_[a] * g[a];
-    dggd2 += dgy_[a] * g[a] * d2;
-  }
-  const double sigma = std();
-  return dx_term + (dggd2 - gd2 * dgg) / (sigma * sigma * sigma);
+  return dx_term + f_.std_gradient_of_kernel(dgy_);
 }
 
 // ---------------------------------------------------------------------------------------- StencilMlp2d

@@ -99,14 +99,17 @@ double GaussianFilter::std_gradient(const Eigen::Ref<const MatrixXd>& X, const E
     const double* xp = padded(X.col(b).data(), n);
     for (Index j = 0; j < m; ++j) dg_ += dZ(j, b) * Eigen::Map<const VectorXd>(xp + stride * j, w);
   }
-  // sum_r dg_r g_r (d_r^2 - <g d^2>) / sigma^3, without a temporary.
+  return std_gradient_of_kernel(dg_);
+}
+
+double GaussianFilter::std_gradient_of_kernel(const Eigen::Ref<const VectorXd>& dg) const {
   const VectorXd& g = kernel();
   double gd2 = 0, dgg = 0, dggd2 = 0;
-  for (Index r = 0; r < w; ++r) {
+  for (Index r = 0; r < width(); ++r) {
     const double d2 = double(r - p_) * double(r - p_);
     gd2 += g[r] * d2;
-    dgg += dg_[r] * g[r];
-    dggd2 += dg_[r] * g[r] * d2;
+    dgg += dg[r] * g[r];
+    dggd2 += dg[r] * g[r] * d2;
   }
   const double sigma = std();
   return (dggd2 - gd2 * dgg) / (sigma * sigma * sigma);

@@ -49,6 +49,9 @@ class GaussianFilter {
   const Eigen::VectorXd& kernel() const;
   // dg/dsigma for the current std.
   Eigen::VectorXd kernel_std_derivative() const;
+  // dLoss/dsigma from the kernel's cotangent dg (dLoss/dg_r): sum_r dg_r g_r (d_r^2 - <g d^2>) / sigma^3,
+  // without a temporary (also used by the 2-D filter, whose kernel is the outer product of this one).
+  double std_gradient_of_kernel(const Eigen::Ref<const Eigen::VectorXd>& dg) const;
 
   // Z = G_s X: X is n x B, Z must be (n / s) x B (std::invalid_argument otherwise).
   void apply(const Eigen::Ref<const Eigen::MatrixXd>& X, int stride, Eigen::Ref<Eigen::MatrixXd> Z) const;
