@@ -227,6 +227,7 @@ int evaluate_msde(Session& session) {
     m.set("stats_kl_pdf." + n, st.kl);
     m.set("stats_acf_error." + n, st.acf_error);
     m.set("stats_diverged." + n, double(st.diverged));
+    m.set("stats_constant_series." + n, double(st.constant_series));
   }
   {
     h5::OutputFile out(join_path(output, "msde_eval.h5"), MPI_COMM_WORLD);
@@ -285,6 +286,10 @@ int evaluate_msde(Session& session) {
                   "relative error over k = 1..%d: %.4f; KL(PDF of u): %.5f; time-ACF max error (%d lags): %.4f%s\n",
                   n.c_str(), so.samples, st.resolved, st.spectrum_error,
                   st.kl, stats_lag, st.acf_error, st.diverged ? " (some samples diverged)" : "");
+    for (const auto& [n, st] : stats)
+      if (st.constant_series > 0)
+        std::printf("  %s: %ld (sample, point) series are constant in time and have no ACF (left out)\n", n.c_str(),
+                    st.constant_series);
     std::fflush(stdout);
     if (figures) run_figures("plot_msde.py", "'" + output + "'");
   }

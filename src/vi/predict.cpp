@@ -145,7 +145,7 @@ namespace {
 // Sums of the statistics of a set of fields (columns of snapshots), reduced over ranks at the end.
 struct StatSums {
   VectorXd spectrum, hist, acf;
-  double snapshots = 0, values = 0, series = 0;
+  double snapshots = 0, values = 0, series = 0, constant = 0;
   double lo = 0, dx = 1;
   StatSums(Index n_y, int bins, int max_lag, double lo_, double dx_)
       : spectrum(VectorXd::Zero(n_y / 2 + 1)), hist(VectorXd::Zero(bins)), acf(VectorXd::Zero(max_lag + 1)), lo(lo_),
@@ -160,9 +160,15 @@ struct StatSums {
       values += 1;
     }
   }
-  // Series of one point over time (length >= max_lag + 2 to count).
+  // Series of one point over time (length >= max_lag + 2 to count). A constant series (a sample that
+  // settled on a fixed point, a pinned boundary value) has no ACF: it is counted, not used.
   void add_series(const double* x, Index len) {
     if (len < acf.size() + 1) return;
+    const Eigen::Map<const VectorXd> v(x, len);
+    if (!v.allFinite() || v.maxCoeff() == v.minCoeff()) {
+      constant += 1;
+      return;
+    }
     const auto r = analysis::acf(x, static_cast<std::size_t>(len), static_cast<std::size_t>(acf.size() - 1));
     for (Index k = 0; k < acf.size(); ++k) acf[k] += r[static_cast<std::size_t>(k)];
     series += 1;
@@ -171,9 +177,9 @@ struct StatSums {
     MPI_Allreduce(MPI_IN_PLACE, spectrum.data(), static_cast<int>(spectrum.size()), MPI_DOUBLE, MPI_SUM, comm);
     MPI_Allreduce(MPI_IN_PLACE, hist.data(), static_cast<int>(hist.size()), MPI_DOUBLE, MPI_SUM, comm);
     MPI_Allreduce(MPI_IN_PLACE, acf.data(), static_cast<int>(acf.size()), MPI_DOUBLE, MPI_SUM, comm);
-    double c[3] = {snapshots, values, series};
-    MPI_Allreduce(MPI_IN_PLACE, c, 3, MPI_DOUBLE, MPI_SUM, comm);
-    snapshots = c[0], values = c[1], series = c[2];
+    double c[4] = {snapshots, values, series, constant};
+    MPI_Allreduce(MPI_IN_PLACE, c, 4, MPI_DOUBLE, MPI_SUM, comm);
+    snapshots = c[0], values = c[1], series = c[2], constant = c[3];
   }
   FieldStatistics result() const {
     FieldStatistics f;
@@ -240,6 +246,7 @@ StatisticsComparison compare_statistics(const MsdeModel& model, const Normalisat
   out.model = pred.result();
   out.diverged = diverged;
   out.resolved = resolved;
+  out.constant_series = static_cast<long>(pred.constant);
   for (int k = 1; k <= resolved; ++k)
     out.spectrum_error = std::max(out.spectrum_error, std::abs(out.model.spectrum[k] - out.data.spectrum[k]) /
                                                           out.data.spectrum[k]);

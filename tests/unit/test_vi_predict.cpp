@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "msrom/analysis/fields.hpp"
 #include "msrom/analysis/reduced_baselines.hpp"
 #include "msrom/core/errors.hpp"
 #include "msrom/core/hdf5.hpp"
@@ -388,4 +389,26 @@ TEST_CASE("Rollouts: deterministic per trajectory, eps of a perfect prediction i
   CHECK(p.eps.rows() == 2);
   CHECK(p.fields.size() == 1);
   CHECK(p.fields[0] == e);
+}
+
+TEST_CASE("Long-run statistics: a model frozen at its initial state has constant series, counted, not an error",
+          "[vi][predict]") {
+  vi::MsdeModel m(small_config(1));
+  m.set_params(VectorXd::Zero(m.num_params()));  // zero drift, zero networks
+  m.diffusion_rho.setConstant(-800.0);            // softplus underflows to 0: no noise
+  const auto d = bumps(32, 12, 2, 0.01);
+  vi::RolloutOptions o;
+  o.samples = 3;
+  o.sample_initial = false;
+  const vi::Normalisation norm{0.0, 1.0};
+  const auto s = vi::compare_statistics(m, norm, d, o, 4, 20, 4, MPI_COMM_SELF);
+  CHECK(s.diverged == 0);
+  CHECK(s.constant_series == 2 * 3 * 32);  // every (trajectory, sample, point)
+  CHECK(s.model.acf == std::vector<double>(5, 0.0));
+  CHECK(s.data.acf[0] == Approx(1.0).epsilon(1e-12));
+  // The frozen state is the decoded initial field: its spectrum is that snapshot's, every time.
+  const VectorXd y0 = vi::decode_mean(m, vi::encode_mean(m, d.u[0].col(0)));
+  const VectorXd y1 = vi::decode_mean(m, vi::encode_mean(m, d.u[1].col(0)));
+  const auto e0 = analysis::power_spectrum(y0.data(), 32), e1 = analysis::power_spectrum(y1.data(), 32);
+  for (std::size_t k = 0; k < e0.size(); ++k) CHECK(s.model.spectrum[k] == Approx((e0[k] + e1[k]) / 2).epsilon(1e-10));
 }

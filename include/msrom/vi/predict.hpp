@@ -87,7 +87,8 @@ SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm,
 //             samples, trajectories)
 // Errors: spectrum_error = max over k = 1..resolved of |E_model - E_data| / E_data; kl = KL(data || model)
 // of the histograms; acf_error = max over lags of |rho_model - rho_data|. Samples that diverge stop
-// contributing at that snapshot (counted in `diverged`).
+// contributing at that snapshot (counted in `diverged`); constant series have no ACF (counted in
+// `constant_series`, and the ACF is the mean over the others, 0 if there are none).
 struct FieldStatistics {
   std::vector<double> spectrum, pdf_grid, pdf, acf;
 };
@@ -96,6 +97,7 @@ struct StatisticsComparison {
   double spectrum_error = 0, kl = 0, acf_error = 0;
   int resolved = 0;  // the wavenumbers of spectrum_error: 1..resolved
   long diverged = 0;
+  long constant_series = 0;  // the model's (sample, point) series without variance: left out of its ACF
 };
 StatisticsComparison compare_statistics(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
                                         const RolloutOptions& o, int max_lag, int bins, int resolved, MPI_Comm comm);
