@@ -164,12 +164,21 @@ struct StatSums {
   // settled on a fixed point, a pinned boundary value) has no ACF: it is counted, not used.
   void add_series(const double* x, Index len) {
     if (len < acf.size() + 1) return;
+    // "Constant": a range below 1e-9 of the values' size, where the FFT's rounding (~1e-16 mean^2 per
+    // term) can leave the variance estimate <= 0.
     const Eigen::Map<const VectorXd> v(x, len);
-    if (!v.allFinite() || v.maxCoeff() == v.minCoeff()) {
+    const double hi = v.maxCoeff(), lo = v.minCoeff();
+    if (!v.allFinite() || hi - lo <= 1e-9 * std::max(std::abs(hi), std::abs(lo))) {
       constant += 1;
       return;
     }
-    const auto r = analysis::acf(x, static_cast<std::size_t>(len), static_cast<std::size_t>(acf.size() - 1));
+    std::vector<double> r;
+    try {
+      r = analysis::acf(x, static_cast<std::size_t>(len), static_cast<std::size_t>(acf.size() - 1));
+    } catch (const std::exception&) {  // a variance still lost to rounding: as constant
+      constant += 1;
+      return;
+    }
     for (Index k = 0; k < acf.size(); ++k) acf[k] += r[static_cast<std::size_t>(k)];
     series += 1;
   }
