@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # valgrind memcheck over every stage of the ci pipeline (inputs/bistable_ci.yaml, as tools/quickstart.sh runs it,
-# plus learn-forcing at its ci size): no memory errors, and no definitely/indirectly lost memory outside the
-# libraries' own init/finalize (tools/valgrind.supp). Too slow for CI (minutes); results in docs/hardening.md.
-#   tools/valgrind_pipeline.sh                 # 1 rank, build-hard/msrom (or MSROM=path)
+# plus learn-forcing at its ci size), and of quickstart's Method B on inputs/kdv_ci.yaml (simulate of the KdV ci
+# case, learn-msde, msrom ensemble -model of the learned multiscale model, evaluate-msde): no memory errors, and
+# no definitely/indirectly lost memory outside the libraries' own init/finalize (tools/valgrind.supp). Too slow
+# for CI (minutes); results in docs/hardening.md.
+#   tools/valgrind_pipeline.sh                 # both pipelines, 1 rank, build-hard/msrom (or MSROM=path)
 #   NP=2 tools/valgrind_pipeline.sh            # mpiexec -n 2, valgrind on every rank
 #   STAGES="simulate stats" tools/valgrind_pipeline.sh
+#   STAGES="simulate-kdv learn-msde ensemble-msde evaluate-msde" tools/valgrind_pipeline.sh   # Method B only
+# Each stage reads the files of the stages before it (OUT is emptied first), so STAGES keeps the pipeline's order.
 # Logs: $OUT/<stage>.<pid>.log (default OUT=build-hard/valgrind). Exit 1 if any stage has an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +16,10 @@ ROOT=$PWD
 MSROM=${MSROM:-$ROOT/build-hard/msrom}
 NP=${NP:-1}
 OUT=${OUT:-$ROOT/build-hard/valgrind}
-STAGES=${STAGES:-"simulate stats lyapunov learn-score learn-drift ensemble evaluate learn-forcing"}
+STAGES=${STAGES:-"simulate stats lyapunov learn-score learn-drift ensemble evaluate learn-forcing
+                  simulate-kdv learn-msde ensemble-msde evaluate-msde"}
 CI=$ROOT/inputs/bistable_ci.yaml
+KDV=$ROOT/inputs/kdv_ci.yaml
 command -v valgrind > /dev/null || EXTRA_PACKAGES=valgrind SETUP_BUILD=0 tools/setup.sh
 [ -x "$MSROM" ] || { echo "valgrind: no $MSROM (build it, or set MSROM)"; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -46,6 +52,17 @@ args_of() {
                    -output eval" ;;
     learn-forcing) echo "learn-forcing -data data.h5 -model model.h5 -forcing_hidden 16,16 -forcing_members 3
                         -forcing_iterations 20 -forcing_window 20 -forcing_check_trajectories 4 -forcing_check_time 4
+                        -progress never" ;;
+    # Method B (tools/quickstart.sh's commands on inputs/kdv_ci.yaml; its files are kdv_*). learn-msde runs 100
+    # steps per stage, validating every 50, instead of quickstart's 300 and 100 (valgrind makes a step ~130x
+    # slower: 9 minutes instead of 4 s): the same schedule n_eta 0 -> 1, networks, windows and validation passes.
+    # quickstart does not run `ensemble -model` of the msde model: it runs here as the integration test does
+    # (the case's predict.samples, 8), on the test split evaluate-msde scores. Everything else is unshortened.
+    simulate-kdv) echo "simulate -options_file_yaml $KDV -progress never -output kdv_data.h5" ;;
+    learn-msde) echo "learn-msde -options_file_yaml $KDV -msde_iterations 100 -msde_val_every 50 -data kdv_data.h5
+                     -output kdv_model.h5 -progress never" ;;
+    ensemble-msde) echo "ensemble -model kdv_model.h5 -data kdv_data.h5 -predict_samples 8 -output kdv_rollouts.h5" ;;
+    evaluate-msde) echo "evaluate-msde -data kdv_data.h5 -model kdv_model.h5 -predict_samples 8 -output kdv_eval
                         -progress never" ;;
     *) echo "valgrind: unknown stage $1" >&2; exit 2 ;;
   esac
