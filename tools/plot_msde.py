@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Draw the figures of `msrom evaluate-msde`: eps(t) per model, space-time diagrams, energy spectra.
 
-Reads DIR/msde_eval.h5 (/time, /eps/<model> [trajectories, nt], /fields/<name> [nt, nx] of the first
-trajectory of the scored split, truth included) and DIR/metrics.json, and writes into DIR/figures:
+Reads DIR/msde_eval.h5 (/time, /eps/<model> [trajectories, nt], /fields/<name> [nt, nx] or [nt, nx, ny]
+of the first trajectory of the scored split, truth included) and DIR/metrics.json, and writes into
+DIR/figures:
   eps.png       eps(t) = ||y - y_hat|| / ||y|| per model: mean over trajectories and +- one std
-  fields.png    space-time diagrams (x across, t up): the data, then for each learned or baseline model
-                its prediction and its error y_hat - y
+  fields.png    1-D: space-time diagrams (x across, t up): the data, then for each learned or baseline
+                model its prediction and its error y_hat - y. 2-D: the same as snapshots at the first,
+                middle and last time
   spectra.png   energy spectra |u_hat(k)|^2 of the data and of each prediction at the last time and
-                averaged over time
+                averaged over time (2-D: summed over shells |k| = k)
   statistics.png  (with evaluate-msde -evaluate_msde_statistics: /stats) the long-run statistics of the
                 data and of each learned model's samples: time-mean energy spectrum (the coarse grid's
                 resolved wavenumbers shaded), PDF of u, time ACF
@@ -46,9 +48,10 @@ def read(path):
     for k, e in eps.items():
         if e.ndim != 2 or e.shape[1] != t.size:
             raise InputError(f"{path}: /eps/{k} is not [trajectories, {t.size}]")
+    shape = fields["truth"].shape
     for k, u in fields.items():
-        if u.ndim != 2 or u.shape[0] != t.size:
-            raise InputError(f"{path}: /fields/{k} is not [{t.size}, nx]")
+        if u.ndim not in (2, 3) or u.shape[0] != t.size or u.shape != shape:
+            raise InputError(f"{path}: /fields/{k} is not [{t.size}, nx] or [{t.size}, nx, ny] like /fields/truth")
     return t, eps, fields
 
 
@@ -73,7 +76,31 @@ def plot_eps(t, eps, metrics, out):
     save(fig, os.path.join(out, "eps.png"), tight=True)
 
 
+def plot_fields_2d(t, fields, out):
+    # Snapshots at three times (columns): the data, then each model's prediction and its error (rows).
+    truth = fields["truth"]
+    models = names(fields)
+    times = sorted({0, truth.shape[0] // 2, truth.shape[0] - 1})
+    rows = 1 + 2 * len(models)
+    fig, axes = plt.subplots(rows, len(times), figsize=(2.4 * len(times), 2.2 * rows), squeeze=False)
+    lim = np.nanmax(np.abs(truth)) or 1.0
+    kw = dict(origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    panels = [("data", truth)]
+    for k in models:
+        panels += [(f"{LABELS.get(k, k)}", fields[k]), (f"{LABELS.get(k, k)}: error", fields[k] - truth)]
+    for r, (title, u) in enumerate(panels):
+        for c, n in enumerate(times):
+            ax = axes[r, c]
+            ax.imshow(u[n].T, **kw)  # [nx, ny]: x across, y up
+            ax.set_title(f"{title}, t = {t[n]:.3g}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    save(fig, os.path.join(out, "fields.png"), tight=True)
+
+
 def plot_fields(t, fields, out):
+    if fields["truth"].ndim == 3:
+        return plot_fields_2d(t, fields, out)
     truth = fields["truth"]
     models = names(fields)
     rows = 1 + len(models)
@@ -98,8 +125,21 @@ def plot_fields(t, fields, out):
 
 
 def spectrum(u):
-    # u [nt, nx]: |u_hat(k)|^2 / nx^2 per time, k = 0..nx/2.
-    return np.abs(np.fft.rfft(np.nan_to_num(u), axis=1)) ** 2 / u.shape[1] ** 2
+    # u [nt, nx]: |u_hat(k)|^2 / nx^2 per time, k = 0..nx/2. u [nt, nx, ny]: the shell sum over
+    # round(|k|) = k of |u_hat(kx, ky)|^2 / (nx ny)^2, k = 0..min(nx, ny)/2.
+    u = np.nan_to_num(u)
+    if u.ndim == 2:
+        return np.abs(np.fft.rfft(u, axis=1)) ** 2 / u.shape[1] ** 2
+    nx, ny = u.shape[1:]
+    e = np.abs(np.fft.fft2(u, axes=(1, 2))) ** 2 / (nx * ny) ** 2
+    kx, ky = np.meshgrid(np.fft.fftfreq(nx, 1.0 / nx), np.fft.fftfreq(ny, 1.0 / ny), indexing="ij")
+    shell = np.rint(np.hypot(kx, ky)).astype(int).ravel()
+    kmax = min(nx, ny) // 2
+    out = np.zeros((u.shape[0], kmax + 1))
+    flat = e.reshape(u.shape[0], -1)
+    for k in range(kmax + 1):
+        out[:, k] = flat[:, shell == k].sum(axis=1)
+    return out
 
 
 def plot_spectra(fields, out):

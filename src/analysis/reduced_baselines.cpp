@@ -9,6 +9,7 @@
 #include <string>
 
 #include "msrom/core/errors.hpp"
+#include "msrom/core/random.hpp"
 
 namespace msrom::analysis {
 
@@ -17,21 +18,73 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 namespace {
-// The r leading eigenvectors of the symmetric C (largest eigenvalues first), signs fixed so that the
-// largest-magnitude entry of each is positive (a deterministic basis).
-MatrixXd leading_modes(const MatrixXd& C, int r) {
-  Eigen::SelfAdjointEigenSolver<MatrixXd> es(C);
-  const Index n = C.rows();
-  MatrixXd U(n, r);
-  for (int j = 0; j < r; ++j) {
-    U.col(j) = es.eigenvectors().col(n - 1 - j);
+// Fields up to this many points get the dense eigensolver of their n x n covariance (O(n^3)); larger ones
+// (2-D fields: 128^2 = 16384 points, where that takes hours) block subspace iteration.
+constexpr Index kDenseModes = 1024;
+
+// Makes the largest-magnitude entry of every column positive (a deterministic basis).
+void fix_signs(MatrixXd& U) {
+  for (Index j = 0; j < U.cols(); ++j) {
     Index i = 0;
     U.col(j).cwiseAbs().maxCoeff(&i);
     if (U(i, j) < 0) U.col(j) = -U.col(j);
   }
+}
+
+}  // namespace
+
+// pod_modes, larger n: block subspace iteration on r + 8 vectors, C applied as sum_k X_k (X_k^T Q), with
+// Rayleigh-Ritz every step, until every wanted Ritz pair has a residual <= 1e-10 lambda_1; the start block is
+// Philox-drawn, so the result is deterministic.
+MatrixXd pod_modes(const FieldTrajectories& train, const std::function<Index(const MatrixXd&)>& cols,
+                   const VectorXd* centre, int r) {
+  const Index n = train[0].rows();
+  auto block = [&](const MatrixXd& u) -> MatrixXd {
+    const Index m = cols(u);
+    if (centre) return u.leftCols(m).colwise() - *centre;
+    return u.leftCols(m);
+  };
+  if (n <= kDenseModes) {
+    MatrixXd C = MatrixXd::Zero(n, n);
+    for (const auto& u : train) C.selfadjointView<Eigen::Lower>().rankUpdate(block(u));
+    C = C.selfadjointView<Eigen::Lower>();
+    Eigen::SelfAdjointEigenSolver<MatrixXd> es(C);
+    MatrixXd U(n, r);
+    for (int j = 0; j < r; ++j) U.col(j) = es.eigenvectors().col(n - 1 - j);
+    fix_signs(U);
+    return U;
+  }
+  const Index b = std::min<Index>(n, r + 8);
+  auto apply = [&](const MatrixXd& Q) {
+    MatrixXd W = MatrixXd::Zero(n, Q.cols());
+    for (const auto& u : train) {
+      const MatrixXd X = block(u);
+      W.noalias() += X * (X.transpose() * Q);
+    }
+    return W;
+  };
+  MatrixXd Q(n, b);
+  Philox(20261123, 0, Purpose::perturbation).normals(0, Q.data(), static_cast<std::size_t>(Q.size()));
+  Q = Eigen::HouseholderQR<MatrixXd>(Q).householderQ() * MatrixXd::Identity(n, b);
+  MatrixXd U(n, r);
+  for (int it = 0;; ++it) {
+    const MatrixXd W = apply(Q);
+    const MatrixXd T = Q.transpose() * W;
+    Eigen::SelfAdjointEigenSolver<MatrixXd> es(0.5 * (T + T.transpose()));
+    const MatrixXd V = es.eigenvectors().rowwise().reverse();  // largest first
+    const VectorXd lambda = es.eigenvalues().reverse();
+    U = Q * V.leftCols(r);
+    const MatrixXd R = W * V.leftCols(r) - U * lambda.head(r).asDiagonal();
+    const double worst = R.colwise().norm().maxCoeff();
+    if (worst <= 1e-10 * std::max(lambda[0], 1e-300) || it == 500) {
+      if (it == 500) throw RuntimeError("POD modes: subspace iteration did not converge in 500 steps");
+      break;
+    }
+    Q = Eigen::HouseholderQR<MatrixXd>(W * V).householderQ() * MatrixXd::Identity(n, b);
+  }
+  fix_signs(U);
   return U;
 }
-}  // namespace
 
 Dmd::Dmd(const FieldTrajectories& train, int rank, double tikhonov) {
   if (train.empty()) throw InputError("DMD: no training trajectories");
@@ -44,10 +97,7 @@ Dmd::Dmd(const FieldTrajectories& train, int rank, double tikhonov) {
   if (pairs == 0) throw InputError("DMD: no snapshot pairs");
   if (rank < 1 || rank > n) throw InputError("-dmd_rank: must be in [1, " + std::to_string(n) + "] (got " + std::to_string(rank) + ")");
   if (!(tikhonov >= 0)) throw InputError("-dmd_tikhonov: must be >= 0");
-  MatrixXd C = MatrixXd::Zero(n, n);
-  for (const auto& u : train) C.selfadjointView<Eigen::Lower>().rankUpdate(u.leftCols(u.cols() - 1));
-  C = C.selfadjointView<Eigen::Lower>();
-  U_ = leading_modes(C, rank);
+  U_ = pod_modes(train, [](const MatrixXd& u) { return u.cols() - 1; }, nullptr, rank);
   MatrixXd Sxx = MatrixXd::Zero(rank, rank), Syx = MatrixXd::Zero(rank, rank);
   for (const auto& u : train) {
     if (u.cols() < 2) continue;
@@ -154,10 +204,7 @@ PodSindy::PodSindy(const FieldTrajectories& train, double dt, int pod_dim, int d
     samples += u.cols() - 4;
   }
   ybar_ /= double(N);
-  MatrixXd C = MatrixXd::Zero(n, n);
-  for (const auto& u : train) C.selfadjointView<Eigen::Lower>().rankUpdate(u.colwise() - ybar_);
-  C = C.selfadjointView<Eigen::Lower>();
-  U_ = leading_modes(C, pod_dim);
+  U_ = pod_modes(train, [](const MatrixXd& u) { return u.cols(); }, &ybar_, pod_dim);
   monomials_ = make_monomials(pod_dim, degree);
   const Index T = static_cast<Index>(monomials_.size());
   MatrixXd Theta(samples, T), dA(samples, pod_dim);

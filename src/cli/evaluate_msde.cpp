@@ -49,9 +49,18 @@ vi::RolloutOptions read_rollout_options(const Options& o) {
   return r;
 }
 
-void write_field(h5::OutputFile& out, const std::string& name, const Eigen::MatrixXd& f) {
-  // n_y x nt column-major = [nt, nx] row-major.
-  out.write(name, {static_cast<hsize_t>(f.cols()), static_cast<hsize_t>(f.rows())}, f.data());
+// The data's shape of one snapshot: [nx] (1-D) or [nx, ny] (2-D; fine_ny = nx rows of ny points, the last
+// axis fastest, as /fields/u of msrom simulate).
+h5::Shape snapshot_shape(Eigen::Index n_y, int fine_ny) {
+  if (fine_ny <= 1) return {static_cast<hsize_t>(n_y)};
+  return {static_cast<hsize_t>(fine_ny), static_cast<hsize_t>(n_y / fine_ny)};
+}
+
+void write_field(h5::OutputFile& out, const std::string& name, const Eigen::MatrixXd& f, int fine_ny) {
+  // n_y x nt column-major = [nt, nx(, ny)] row-major.
+  h5::Shape shape{static_cast<hsize_t>(f.cols())};
+  for (hsize_t d : snapshot_shape(f.rows(), fine_ny)) shape.push_back(d);
+  out.write(name, shape, f.data());
 }
 
 }  // namespace
@@ -79,9 +88,7 @@ int ensemble_msde(Session& session) {
   check_output_path("-output", output);
   const auto loaded = vi::load_msde(model_path, stage, "-model");
   const auto traj = vi::read_trajectories(data, split_index(split));
-  if (traj.u[0].rows() != loaded.model.n_y)
-    throw InputError("-data: '" + data + "' has " + std::to_string(traj.u[0].rows()) + " points, the model n_y = " +
-                     std::to_string(loaded.model.n_y));
+  vi::check_grid(loaded.model, traj, "-data", data);
   const double t0 = MPI_Wtime();
   const int K = static_cast<int>(traj.u.size());
   const auto p = vi::predict_split(loaded.model, loaded.norm, traj, ro, K, MPI_COMM_WORLD);
@@ -93,7 +100,9 @@ int ensemble_msde(Session& session) {
     std::vector<double> all;
     all.reserve(static_cast<std::size_t>(K) * nt * nx);
     for (const auto& f : p.fields) all.insert(all.end(), f.data(), f.data() + f.size());
-    out.write("/ensemble/fields/u", {static_cast<hsize_t>(K), nt, nx}, all.data());
+    h5::Shape shape{static_cast<hsize_t>(K), nt};
+    for (hsize_t d : snapshot_shape(loaded.model.n_y, traj.fine_ny)) shape.push_back(d);
+    out.write("/ensemble/fields/u", shape, all.data());
     Eigen::MatrixXd eT = p.eps.transpose();  // row-major [K, nt]
     out.write("/ensemble/eps", {static_cast<hsize_t>(K), nt}, eT.data());
     out.write("/time", {nt}, traj.time.data());
@@ -164,7 +173,7 @@ int evaluate_msde(Session& session) {
   const auto stages = vi::msde_stages(mf, "-model");
   const auto test = vi::read_trajectories(data, split_index(split));
   const auto train = vi::read_trajectories(data, 0);
-  const Eigen::Index nt = test.time.size(), K = static_cast<Eigen::Index>(test.u.size()), nx = test.u[0].rows();
+  const Eigen::Index nt = test.time.size(), K = static_cast<Eigen::Index>(test.u.size());
   const double dt = nt > 1 ? test.time[1] - test.time[0] : 1.0;
 
   std::vector<std::string> names;
@@ -199,9 +208,7 @@ int evaluate_msde(Session& session) {
   std::map<std::string, vi::StatisticsComparison> stats;
   auto run_stage = [&](int n_eta, const std::string& name) {
     const auto loaded = vi::load_msde(mf, n_eta, "-model");
-    if (loaded.model.n_y != nx)
-      throw InputError("-model: '" + model_path + "' has n_y = " + std::to_string(loaded.model.n_y) + ", the data " +
-                       std::to_string(nx) + " points");
+    vi::check_grid(loaded.model, test, "-data", data);
     const auto p = vi::predict_split(loaded.model, loaded.norm, test, ro, 1, MPI_COMM_WORLD);
     names.push_back(name);
     eps[name] = p.eps;
@@ -237,8 +244,8 @@ int evaluate_msde(Session& session) {
       Eigen::MatrixXd eT = eps[n].transpose();
       out.write("/eps/" + n, {static_cast<hsize_t>(K), static_cast<hsize_t>(nt)}, eT.data());
     }
-    write_field(out, "/fields/truth", test.u[0]);
-    for (const auto& [n, f] : fields) write_field(out, "/fields/" + n, f);
+    write_field(out, "/fields/truth", test.u[0], test.fine_ny);
+    for (const auto& [n, f] : fields) write_field(out, "/fields/" + n, f, test.fine_ny);
     out.attribute("/eps", "names", names);
     out.attribute("/eps", "data", data);
     out.attribute("/eps", "model", model_path);

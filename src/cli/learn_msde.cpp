@@ -221,6 +221,7 @@ int learn_msde(Session& session) {
   vi::normalise(train, norm);
   if (val) vi::normalise(*val, norm);
   c.n_y = static_cast<int>(train.u[0].rows());
+  c.fine_ny = train.fine_ny;
   {
     vi::MsdeConfig probe = c;  // the sizes are checked before any work (InputError names the cause)
     probe.n_eta = schedule.back();

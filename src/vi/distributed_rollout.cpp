@@ -30,6 +30,9 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, long cells, int s
   if (!model.local)
     throw InputError("vi::DistributedRollout: the model has a global eta (n_eta = " + std::to_string(model.n_eta) +
                      "); only a local one (-msde_eta_field local) can be split over ranks");
+  if (model.dims() != 1)
+    throw InputError("vi::DistributedRollout: the rollouts of a 2-D local-eta model are not built yet (a 2-D "
+                     "model's eta must be global: -msde_eta_field global)");
   int nranks = 1;
   MPI_Comm_size(comm, &nranks);
   if (samples < 1) throw InputError("vi::DistributedRollout: samples must be >= 1");

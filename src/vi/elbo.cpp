@@ -99,7 +99,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   // ---- 4. decoder and log-likelihood.
   Dz_.resize(ny, B);
   model.filter.apply_transpose(z_.topRows(nz), s, Dz_);
-  Dz_ *= double(s);
+  Dz_ *= model.decode_scale();
   a_ = softplus_of(model.decoder_rho_zeta);
   if (ne > 0) {
     model.eta_decoder_forward(z_.bottomRows(er), dec_eta_tape_);
@@ -170,10 +170,11 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   } else {
     seg("decoder/variance_zeta") = (gs2.array() * sigmoid_of(model.decoder_rho_zeta).array()).matrix();
   }
-  // macro decoder D_zeta = s G_s^T zeta: dzeta = s G_s gy, dsigma = s d<gy, G_s^T zeta>/dsigma.
+  // macro decoder D_zeta = c G_s^T zeta (c = s^dims): dzeta = c G_s gy, dsigma = c d<gy, G_s^T zeta>/dsigma.
+  const double c = model.decode_scale();
   model.filter.apply(gy_, s, gz_.topRows(nz));
-  gz_.topRows(nz) *= double(s);
-  seg("filter/log_std")[0] += double(s) * model.filter.log_std_gradient(gy_, z_.topRows(nz), s);
+  gz_.topRows(nz) *= c;
+  seg("filter/log_std")[0] += c * model.filter.log_std_gradient(gy_, z_.topRows(nz), s);
 
   // ---- drift residual: r = dm - f - A .* sq .* eps, term -beta (w/2) sum r^2 / Sigma.
   const MatrixXd gr = (-beta * w) * (r_.array().colwise() / Sigma_.array()).matrix();

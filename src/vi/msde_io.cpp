@@ -85,6 +85,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "activation", nn::to_string(c.activation));
   out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
   out.attribute(g, "eta_field", std::string(c.local_eta ? "local" : "global"));
+  out.attribute(g, "fine_ny", double(c.fine_ny));
   out.attribute(g, "norm_mean", norm.mean);
   out.attribute(g, "norm_scale", norm.scale);
   std::vector<std::string> names;
@@ -167,6 +168,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
     if (e != "global" && e != "local") throw InputError(who + "attribute eta_field of " + g + " is '" + e + "'");
     c.local_eta = e == "local";
   }
+  if (f.has_attribute(g, "fine_ny")) {  // files before the 2-D model hold 1-D models
+    const double v = number("fine_ny");
+    if (!(v >= 1 && v <= 1e6) || v != std::floor(v)) throw InputError(who + "attribute fine_ny of " + g + " is " + std::to_string(v));
+    c.fine_ny = static_cast<int>(v);
+  }
   if (c.n_y < 1 || c.n_y > 100000000 || c.n_zeta < 1 || c.n_eta < 0 || c.stencil_radius < 0 || c.cnn_kernel < 1 ||
       c.cnn_kernel % 2 == 0 || c.cnn_stride < 1 || !(c.gp.lengthscale > 0) || !(c.gp.nugget > 0))
     throw InputError(who + g + ": invalid model sizes");
@@ -240,7 +246,7 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   MsdeConfig a = next.config, b = prev.config;
   a.n_eta = b.n_eta = 0;
   a.seed = b.seed = 0;
-  const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.stencil_radius == b.stencil_radius &&
+  const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.fine_ny == b.fine_ny && a.stencil_radius == b.stencil_radius &&
                     a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
                     a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
                     a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden &&

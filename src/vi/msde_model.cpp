@@ -6,7 +6,6 @@
 #include <string>
 
 #include "msrom/core/errors.hpp"
-#include "msrom/nn/conv.hpp"
 
 namespace msrom::vi {
 
@@ -56,31 +55,42 @@ std::vector<int> spread_strides(int s, std::size_t layers) {
 
 MsdeModel::MsdeModel(const MsdeConfig& c)
     : config(c), n_y(c.n_y), n_zeta(c.n_zeta), n_eta(c.n_eta), local(c.local_eta) {
-  if (n_y < 1 || n_zeta < 1 || n_eta < 0 || n_y % n_zeta != 0)
+  if (n_y < 1 || n_zeta < 1 || n_eta < 0 || c.fine_ny < 1 || n_y % n_zeta != 0 || n_y % c.fine_ny != 0)
     throw InputError(where(c) + ": n_zeta must divide n_y, and both be positive");
-  stride = n_y / n_zeta;
+  fine = c.fine_ny > 1 ? nn::Grid{2, n_y / c.fine_ny, c.fine_ny} : nn::Grid{1, n_y, 1};
+  if (fine.dims == 1) {
+    stride = n_y / n_zeta;
+  } else {
+    stride = static_cast<int>(std::lround(std::sqrt(double(n_y / n_zeta))));
+    if (Index{stride} * stride * n_zeta != n_y || fine.nx % stride != 0 || fine.ny % stride != 0)
+      throw InputError(where(c) + ": the " + std::to_string(fine.nx) + " x " + std::to_string(fine.ny) +
+                       " grid has no stride s with (nx / s) (ny / s) = n_zeta");
+  }
+  coarse = fine.coarsened(stride);
   const int D = latent_dim();
-  filter = nn::GaussianFilter(c.filter_std > 0 ? c.filter_std : double(stride));
+  filter = nn::GridFilter(fine, c.filter_std > 0 ? c.filter_std : double(stride));
   if (n_eta > 0) {
     if (c.cnn_channels.empty() || c.cnn_stride < 1) throw InputError(where(c) + ": the eta CNN needs channels");
     cnn_strides = local ? spread_strides(stride, c.cnn_channels.size()) : std::vector<int>(c.cnn_channels.size(), c.cnn_stride);
-    Index len = n_y;
+    std::vector<nn::Grid> grids{fine};  // the input grid of every encoder layer, then the CNN's output grid
     for (std::size_t l = 0; l < c.cnn_channels.size(); ++l) {
-      if (len % cnn_strides[l] != 0)
+      const nn::Grid& g = grids.back();
+      if (g.nx % cnn_strides[l] != 0 || g.ny % (g.dims == 2 ? cnn_strides[l] : 1) != 0)
         throw InputError(where(c) + ": cnn stride " + std::to_string(c.cnn_stride) + " to the power " +
-                         std::to_string(c.cnn_channels.size()) + " must divide n_y");
-      len /= cnn_strides[l];
+                         std::to_string(c.cnn_channels.size()) + " must divide n_y" +
+                         (g.dims == 2 ? " (both axes of the grid)" : ""));
       const int cin = l == 0 ? 1 : c.cnn_channels[l - 1];
-      encoder_convs.emplace_back(cin, c.cnn_channels[l], c.cnn_kernel, cnn_strides[l], c.activation,
+      encoder_convs.emplace_back(g, cin, c.cnn_channels[l], c.cnn_kernel, cnn_strides[l], c.activation,
                                  component_seed(c.seed, 10 + static_cast<int>(l)));
+      grids.push_back(encoder_convs.back().output_grid());
     }
     const int last = c.cnn_channels.back();
-    const int flat = last * static_cast<int>(len);
+    const int flat = last * static_cast<int>(grids.back().size());
     if (local) {
-      encoder_cell = nn::Conv1d(last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
-      micro_local = nn::StencilMlp(1 + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
-                                   component_seed(c.seed, 2));
-      decoder_cell = nn::ConvTranspose1d(n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
+      encoder_cell = nn::GridConv(coarse, last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
+      micro_local = nn::GridStencilMlp(coarse, 1 + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
+                                       component_seed(c.seed, 2));
+      decoder_cell = nn::GridConvTranspose(coarse, n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
     } else {
       encoder_linear = nn::Mlp({flat, n_eta}, nn::Activation::identity, component_seed(c.seed, 1));
       std::vector<int> micro{D};
@@ -92,18 +102,19 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     // Mirror of the encoder: C_last -> ... -> C_0 -> 1 channel; LeakyReLU between, identity at the end.
     for (int l = static_cast<int>(c.cnn_channels.size()) - 1; l >= 0; --l) {
       const int cout = l == 0 ? 1 : c.cnn_channels[l - 1];
-      decoder_convs.emplace_back(c.cnn_channels[l], cout, c.cnn_kernel, cnn_strides[l],
-                                 l == 0 ? nn::Activation::identity : c.activation, component_seed(c.seed, 30 + l));
+      decoder_convs.emplace_back(grids[static_cast<std::size_t>(l) + 1], c.cnn_channels[l], cout, c.cnn_kernel,
+                                 cnn_strides[l], l == 0 ? nn::Activation::identity : c.activation,
+                                 component_seed(c.seed, 30 + l));
     }
     decoder_rho_eta = VectorXd::Constant(n_y, c.decoder_variance_rho);
   }
   const int nrho = local ? 1 + n_eta : D;  // per latent component, or per channel (local)
   encoder_rho = VectorXd::Constant(nrho, c.encoder_variance_rho);
   gp = GpPosterior(c.gp, component_seed(c.seed, 4));
-  macro_drift = local ? nn::StencilMlp(1 + n_eta, c.stencil_radius, 0, c.macro_hidden, 1, c.activation,
-                                       component_seed(c.seed, 5))
-                      : nn::StencilMlp(1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation,
-                                       component_seed(c.seed, 5));
+  macro_drift = local ? nn::GridStencilMlp(coarse, 1 + n_eta, c.stencil_radius, 0, c.macro_hidden, 1, c.activation,
+                                           component_seed(c.seed, 5))
+                      : nn::GridStencilMlp(coarse, 1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation,
+                                           component_seed(c.seed, 5));
   diffusion_rho = VectorXd::Constant(nrho, c.diffusion_rho);
   decoder_rho_zeta = VectorXd::Constant(n_y, c.decoder_variance_rho);
 
@@ -132,9 +143,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
 }
 
 int MsdeModel::cnn_length() const {
-  Index len = n_y;
-  for (int st : cnn_strides) len /= st;
-  return static_cast<int>(len);
+  return encoder_convs.empty() ? n_y : static_cast<int>(encoder_convs.back().output_grid().size());
 }
 
 std::vector<MsdeModel::Segment> MsdeModel::segments() const {

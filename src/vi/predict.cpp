@@ -20,6 +20,16 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
+void check_grid(const MsdeModel& model, const Trajectories& data, const std::string& option, const std::string& path) {
+  auto shape = [](Index n, int rows) {
+    return rows > 1 ? std::to_string(n / rows) + " x " + std::to_string(rows) : std::to_string(n) + " points";
+  };
+  const Index n = data.u.empty() ? 0 : data.u[0].rows();
+  if (n != model.n_y || data.fine_ny != model.config.fine_ny)
+    throw InputError(option + ": '" + path + "' has fields of " + shape(n, data.fine_ny) + ", the model " +
+                     shape(model.n_y, model.config.fine_ny));
+}
+
 MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y) {
   const Index B = Y.cols();
   const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
@@ -30,7 +40,7 @@ MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y
     MatrixXd Gy(ny, B);
     model.filter.apply(Y, 1, Gy);
     const MatrixXd R = Y - Gy;
-    std::vector<nn::ConvTape> tapes(model.encoder_convs.size());
+    std::vector<nn::GridConvTape> tapes(model.encoder_convs.size());
     MatrixXd h = R;
     for (std::size_t l = 0; l < model.encoder_convs.size(); ++l) h = model.encoder_convs[l].forward(h, tapes[l]);
     EtaTape t;
@@ -51,12 +61,12 @@ MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z
   const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
   MatrixXd Dz(ny, B);
   model.filter.apply_transpose(Z.topRows(nz), model.stride, Dz);
-  Dz *= double(model.stride);
+  Dz *= model.decode_scale();
   if (ne == 0) return Dz;
   EtaTape t;
   model.eta_decoder_forward(Z.bottomRows(model.eta_rows()), t);
   MatrixXd h = std::move(t.h);
-  std::vector<nn::ConvTape> tapes(model.decoder_convs.size());
+  std::vector<nn::GridConvTape> tapes(model.decoder_convs.size());
   for (std::size_t l = 0; l < model.decoder_convs.size(); ++l) h = model.decoder_convs[l].forward(h, tapes[l]);
   const VectorXd a = model.decoder_rho_zeta.unaryExpr([](double x) { return softplus(x); });
   const VectorXd b = model.decoder_rho_eta.unaryExpr([](double x) { return softplus(x); });
@@ -209,6 +219,9 @@ StatisticsComparison compare_statistics(const MsdeModel& model, const Normalisat
   if (K == 0 || nt < max_lag + 2 || bins < 2 || max_lag < 0 || resolved < 1 || resolved > ny / 2)
     throw InputError("vi::compare_statistics: need trajectories longer than max_lag + 1 snapshots, >= 2 bins and "
                      "1 <= resolved <= n_y / 2");
+  if (model.dims() != 1)
+    throw InputError("-evaluate_msde_statistics: the long-run statistics (a 1-D energy spectrum) are for 1-D fields; "
+                     "this model's field is 2-D");
   double lo = data.u[0].minCoeff(), hi = data.u[0].maxCoeff();
   for (const auto& u : data.u) lo = std::min(lo, u.minCoeff()), hi = std::max(hi, u.maxCoeff());
   const double pad = 0.1 * (hi - lo > 0 ? hi - lo : 1.0);

@@ -28,9 +28,11 @@ Trajectories read_trajectories(const std::string& path, int split, const std::st
   for (const char* obj : {"/fields/u", "/time"})
     if (!f.exists(obj)) throw InputError(who + "not a field data set (no " + obj + ")");
   const auto shape = f.shape("/fields/u");
-  if (shape.size() != 3) throw InputError(who + "/fields/u is not a 1-D field [members, nt, nx]");
+  if (shape.size() != 3 && shape.size() != 4)
+    throw InputError(who + "/fields/u is not a field [members, nt, nx] or [members, nt, nx, ny]");
   const auto members = static_cast<long>(shape[0]);
-  const auto nt = static_cast<Index>(shape[1]), nx = static_cast<Index>(shape[2]);
+  const auto nt = static_cast<Index>(shape[1]);
+  const auto nx = static_cast<Index>(shape[2]) * (shape.size() == 4 ? static_cast<Index>(shape[3]) : 1);
   if (f.shape("/time") != h5::Shape{shape[1]}) throw InputError(who + "/time does not match /fields/u");
   std::vector<double> labels(static_cast<std::size_t>(members), 0.0);
   if (split >= 0) {
@@ -39,12 +41,16 @@ Trajectories read_trajectories(const std::string& path, int split, const std::st
     if (static_cast<long>(labels.size()) != members) throw InputError(who + "/split does not match /fields/u");
   }
   Trajectories data;
+  if (shape.size() == 4) data.fine_ny = static_cast<int>(shape[2]);
   const auto t = f.read("/time");
   data.time = Eigen::Map<const VectorXd>(t.data(), nt);
   for (long m = 0; m < members; ++m) {
     if (split >= 0 && labels[static_cast<std::size_t>(m)] != split) continue;
     // [nt, nx] row-major = nx x nt column-major: snapshots as columns.
-    const auto u = f.read_slab("/fields/u", {static_cast<hsize_t>(m), 0, 0}, {1, shape[1], shape[2]});
+    h5::Shape start(shape.size(), 0), count = shape;
+    start[0] = static_cast<hsize_t>(m);
+    count[0] = 1;
+    const auto u = f.read_slab("/fields/u", start, count);
     data.u.emplace_back(Eigen::Map<const MatrixXd>(u.data(), nx, nt));
   }
   if (data.u.empty()) throw InputError(who + "has no trajectories of split " + std::to_string(split));

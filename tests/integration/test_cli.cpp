@@ -1216,6 +1216,54 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   CHECK(g.err.find("-msde_init") != std::string::npos);
 }
 
+TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, rolled out and scored on the grid",
+          "[integration][msde][2d]") {
+  const std::string dir = scratch() + "/msde_2d", data = dir + "/data.h5";
+  msrom::make_output_directory("test", dir);
+  auto r = run("simulate -options_file_yaml " + kInputs + "burgers2d_ci.yaml -progress never -output " + data);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // 64 x 64 -> 8 x 8 cells (stride 8), 5 x 5 CNN kernels.
+  const std::string learn = "learn-msde -data " + data + " -msde_n_zeta 64 -msde_cnn_kernel 5 -msde_iterations 20,20 "
+                            "-msde_eta_schedule 0,2 -msde_window 16 -msde_val_every 10 -progress never -output ";
+  r = run(learn + dir + "/a.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run(learn + dir + "/b.h5", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto a = msrom::h5::File::open(dir + "/a.h5"), b = msrom::h5::File::open(dir + "/b.h5");
+  CHECK(a.read("/msde/eta_2/params") == b.read("/msde/eta_2/params"));
+  CHECK(a.read_double_attribute("/msde/eta_2", "fine_ny") == 64.0);
+  CHECK(a.read_double_attribute("/msde/eta_2", "n_zeta") == 64.0);
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 4 -evaluate_msde_figures false "
+          "-output " + dir + "/eval", 2);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
+  for (const char* k : {"coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"}) {
+    CAPTURE(k);
+    CHECK(std::isfinite(t.get(std::string("eps_mean.") + k)));
+  }
+  CHECK(t.get("eps_mean.dmd") < 0.2);  // the bump moves little in t <= 0.05: DMD of 4096 points follows it
+  CHECK(msrom::h5::File::open(dir + "/eval/msde_eval.h5").shape("/fields/truth") == msrom::h5::Shape{51, 64, 64});
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -output " + dir + "/roll.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  {
+    const auto f = msrom::h5::File::open(dir + "/roll.h5");
+    CHECK(f.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 51, 64, 64});
+    double e = 0;
+    for (double x : f.read("/ensemble/eps")) e += x / 51.0;
+    CHECK(e == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+  }
+  // A 2-D model does not take 1-D data.
+  r = run("ensemble -model " + dir + "/a.h5 -data " + msde_data() + " -output " + dir + "/roll1d.h5");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("-data") != std::string::npos);
+  CHECK(!exists(dir + "/roll1d.h5"));
+}
+
 TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the data and of the models",
           "[integration][msde][statistics]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_stats";

@@ -12,6 +12,7 @@
 #include "msrom/core/random.hpp"
 #include "msrom/vi/elbo.hpp"
 #include "msrom/vi/msde_model.hpp"
+#include "msrom/vi/predict.hpp"
 
 using namespace msrom;
 using namespace msrom::vi;
@@ -27,12 +28,14 @@ MatrixXd gaussian(Index rows, Index cols, std::uint64_t step) {
   return m;
 }
 
-// A small model with every component: 16 fine points, 4 cells, 2 auxiliary variables, a two-layer CNN.
-MsdeConfig small_config(int n_eta, bool local = false) {
+// A small model with every component: 16 fine points, 4 cells, 2 auxiliary variables, a two-layer CNN. In 2-D
+// (two_d): an 8 x 12 grid (x fastest; not square, so a mix-up of the axes shows) on 2 x 3 cells, stride 4.
+MsdeConfig small_config(int n_eta, bool local = false, bool two_d = false) {
   MsdeConfig c;
   c.local_eta = local;
-  c.n_y = 16;
-  c.n_zeta = 4;
+  c.n_y = two_d ? 96 : 16;
+  c.fine_ny = two_d ? 12 : 1;
+  c.n_zeta = two_d ? 6 : 4;
   c.n_eta = n_eta;
   c.macro_hidden = {6};
   c.micro_hidden = {5, 4};
@@ -112,10 +115,13 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
 }
 
 TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
-  // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells.
+  // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells;
+  // each on a 1-D and on a 2-D grid.
   const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
-  MsdeModel model(small_config(n_eta, local));
-  if (local) {  // the CNN's strides multiply to n_y / n_zeta: its output sits on the cells
+  const bool two_d = GENERATE(false, true);
+  MsdeModel model(small_config(n_eta, local, two_d));
+  CHECK(model.dims() == (two_d ? 2 : 1));
+  if (local) {  // the CNN's strides multiply to the stride n_y / n_zeta (per axis): its output sits on the cells
     CHECK(model.cnn_strides == std::vector<int>{2, 2});
     CHECK(model.cnn_length() == model.n_zeta);
     CHECK(model.segment("drift/micro").size == model.micro_local.num_params());
@@ -161,17 +167,53 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
   for (const auto& s : model.segments()) {
     const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
     const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-    CAPTURE(n_eta, local, s.name, s.size, err);
+    CAPTURE(n_eta, local, two_d, s.name, s.size, err);
     CHECK(err < 1e-6);
     worst = std::max(worst, err);
   }
-  CAPTURE(n_eta, local, theta.size(), worst);
+  CAPTURE(n_eta, local, two_d, theta.size(), worst);
   CHECK(worst < 1e-6);
 
   // scale and accumulation
   VectorXd g2 = grad;
   elbo.evaluate(model, Y, t, eps, beta, g2, -0.5);
   CHECK((g2 - 0.5 * grad).norm() <= 1e-14 * grad.norm());
+}
+
+TEST_CASE("MsdeModel on a 2-D grid: sizes, and the encoder and macro decoder keep a constant field", "[vi][elbo]") {
+  const bool local = GENERATE(false, true);
+  MsdeModel model(small_config(2, local, true));
+  CHECK(model.stride == 4);  // 8 x 12 -> 2 x 3
+  CHECK(model.coarse == nn::Grid{2, 2, 3});
+  CHECK(model.decode_scale() == 16.0);
+  CHECK(model.filter.std() == Approx(4.0).epsilon(1e-15));
+  // The 5 x 5 stencil of 1 (global) or 3 (local) channels, plus the n_eta globals (global model).
+  CHECK(model.macro_drift.stencil_inputs() == 25 * (local ? 3 : 1));
+  CHECK(model.macro_drift.globals() == (local ? 0 : 2));
+  CHECK(model.cnn_length() == 6);  // 8 x 12 after two strides of 2 (global: cnn_stride; local: 4 = 2 x 2)
+  // G_s of a constant field is the constant on every cell (the kernel sums to 1). D_zeta = s^2 G_s^T of a
+  // constant zeta keeps its mean exactly (the mass of every cell is spread over the fine points), and is the
+  // product of the 1-D macro decoders of a constant along x and along y (the filter is separable).
+  const MatrixXd Y = MatrixXd::Constant(model.n_y, 2, 0.7);
+  const MatrixXd mu = encode_mean(model, Y);
+  CHECK((mu.topRows(model.n_zeta).array() - 0.7).abs().maxCoeff() < 1e-14);
+  MatrixXd Dz(model.n_y, 1);
+  model.filter.apply_transpose(MatrixXd::Constant(model.n_zeta, 1, -1.3), model.stride, Dz);
+  Dz *= model.decode_scale();
+  CHECK(Dz.mean() == Approx(-1.3).epsilon(1e-14));
+  const nn::GaussianFilter axis(4.0);
+  MatrixXd ax(8, 1), ay(12, 1);
+  axis.apply_transpose(MatrixXd::Ones(2, 1), 4, ax);
+  axis.apply_transpose(MatrixXd::Ones(3, 1), 4, ay);
+  double worst = 0;
+  for (int j = 0; j < 12; ++j)
+    for (int i = 0; i < 8; ++i) worst = std::max(worst, std::abs(Dz(j * 8 + i, 0) + 1.3 * 16 * ax(i, 0) * ay(j, 0)));
+  CHECK(worst < 1e-14);
+  CHECK((Dz.array() + 1.3).abs().maxCoeff() > 1e-3);  // not trivially constant: the check above has teeth
+  // A grid no single stride coarsens to n_zeta cells is refused.
+  auto bad = small_config(2, local, true);
+  bad.n_zeta = 8;  // 96 / 8 = 12 is not a square
+  CHECK_THROWS_AS(MsdeModel(bad), msrom::InputError);
 }
 
 // ---------------------------------------------------------------------------------- linear-Gaussian case

@@ -30,6 +30,13 @@ using Eigen::VectorXd;
 
 namespace {
 
+// Standard normals, rows x cols, from a fixed Philox stream.
+MatrixXd gaussian(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
+  MatrixXd G(rows, cols);
+  Philox(seed, 0, Purpose::perturbation).normals(0, G.data(), static_cast<std::size_t>(G.size()));
+  return G;
+}
+
 // An orthonormal n x r basis from a fixed Philox draw.
 MatrixXd basis(int n, int r, std::uint64_t seed) {
   MatrixXd G(n, r);
@@ -111,6 +118,40 @@ TEST_CASE("DMD recovers a linear map's eigenvalues and predicts its own snapshot
   CHECK(ridge.reduced().norm() < dmd.reduced().norm());
   CHECK_THROWS_AS(analysis::Dmd(train, 0, 0.0), InputError);
   CHECK_THROWS_AS(analysis::Dmd(train, 4, -1.0), InputError);
+}
+
+TEST_CASE("POD modes of large fields (subspace iteration) equal the dense eigenvectors", "[vi][baselines]") {
+  // 1100 points (above the dense limit, 1024): 3 trajectories of 40 snapshots with a decaying spectrum of 12
+  // modes plus small noise, centred and not; the modes must match the eigenvectors of the explicit covariance.
+  const Index n = 1100;
+  const MatrixXd Phi = gaussian(n, 12, 31);
+  analysis::FieldTrajectories train;
+  for (int k = 0; k < 3; ++k) {
+    MatrixXd c = gaussian(12, 40, 40 + k);
+    for (int j = 0; j < 12; ++j) c.row(j) *= std::pow(0.6, j);
+    train.push_back(Phi * c + 1e-3 * gaussian(n, 40, 50 + k));
+  }
+  VectorXd centre = VectorXd::Zero(n);
+  for (const auto& u : train) centre += u.rowwise().mean() / 3.0;
+  for (const bool centred : {false, true}) {
+    MatrixXd C = MatrixXd::Zero(n, n);
+    for (const auto& u : train) {
+      const MatrixXd X = centred ? MatrixXd(u.colwise() - centre) : MatrixXd(u.leftCols(39));
+      C.noalias() += X * X.transpose();
+    }
+    Eigen::SelfAdjointEigenSolver<MatrixXd> es(C);
+    auto cols = [&](const MatrixXd& u) { return centred ? u.cols() : u.cols() - 1; };
+    const MatrixXd U = analysis::pod_modes(train, cols, centred ? &centre : nullptr, 5);
+    for (int j = 0; j < 5; ++j) {
+      VectorXd e = es.eigenvectors().col(n - 1 - j);
+      if (e.dot(U.col(j)) < 0) e = -e;
+      CAPTURE(centred, j);
+      CHECK((U.col(j) - e).norm() < 1e-8);
+      Index i = 0;
+      U.col(j).cwiseAbs().maxCoeff(&i);
+      CHECK(U(i, j) > 0);  // the sign convention
+    }
+  }
 }
 
 TEST_CASE("POD-SINDy recovers a cubic ODE's coefficients in POD coordinates", "[vi][baselines]") {

@@ -22,12 +22,20 @@
 //               a_0 = U_r^T (y_0 - ybar);  y_hat = ybar + U_r a   (NaN after a blow-up)
 #include <Eigen/Core>
 
+#include <functional>
 #include <vector>
 
 namespace msrom::analysis {
 
 // Snapshots as columns (n x nt), all trajectories on the same uniform time axis.
 using FieldTrajectories = std::vector<Eigen::MatrixXd>;
+
+// The r leading POD modes (eigenvectors of the snapshot covariance C = sum_k X_k X_k^T, largest eigenvalue
+// first, the largest-magnitude entry of each positive), X_k = the first cols(train[k]) columns of train[k],
+// minus `centre` when given. Dense eigensolver up to 1024 points; beyond, block subspace iteration (C never
+// formed) to residuals ||C u - lambda u|| <= 1e-10 lambda_1, deterministic (2-D fields: 16384 points).
+Eigen::MatrixXd pod_modes(const FieldTrajectories& train, const std::function<Eigen::Index(const Eigen::MatrixXd&)>& cols,
+                          const Eigen::VectorXd* centre, int r);
 
 class Dmd {
  public:

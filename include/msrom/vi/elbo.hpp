@@ -29,9 +29,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "msrom/nn/conv.hpp"
+#include "msrom/nn/grid_layers.hpp"
 #include "msrom/nn/mlp.hpp"
-#include "msrom/nn/stencil_mlp.hpp"
 #include "msrom/vi/gp_posterior.hpp"
 #include "msrom/vi/msde_model.hpp"
 
@@ -76,7 +75,7 @@ class Elbo {
   // forward state
   Eigen::MatrixXd mu_, Gy_, R_, V_, m_, lS_, S_, sq_, dm_, dlS_, z_, Dz_, De_, ymean_, f_, r_, A_;
   Eigen::VectorXd u_, a_, b_, s2_, cc_, Sigma_, g_;
-  std::vector<nn::ConvTape> enc_tapes_, dec_tapes_;
+  std::vector<nn::GridConvTape> enc_tapes_, dec_tapes_;
   EtaTape enc_eta_tape_, dec_eta_tape_;
   DriftTape drift_tape_;
   GpTape gp_tape_;

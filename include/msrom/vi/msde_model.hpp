@@ -1,6 +1,10 @@
 #pragma once
-// The stochastic multiscale model of Ilersich & Nair (2025), 1-D field cases (method doc section 2;
-// docs/vi.md): a latent SDE on a coarse mesh, with an amortized encoder and a product-of-experts decoder.
+// The stochastic multiscale model of Ilersich & Nair (2025) (method doc section 2; docs/vi.md): a latent SDE
+// on a coarse mesh, with an amortized encoder and a product-of-experts decoder. Written below for a 1-D
+// field; a 2-D field (fine_ny > 1; the Burgers 2-D case) is the same model on an nx x ny grid with the 2-D
+// layers behind nn/grid_layers.hpp: the filter, every conv and the stencil MLPs act on both axes with the
+// same stride s on each (n_zeta = (nx / s) (ny / s)), the stencil is the (2r+1) x (2r+1) neighbourhood, and
+// the macro decoder's factor s becomes s^2 (decode_scale()).
 //
 // Latent state z = [zeta; eta]: zeta = the field on n_zeta coarse cells, eta = n_eta global auxiliary
 // (unresolved-scale) variables; D = n_zeta + n_eta. Fine field y in R^{n_y}, s = n_y / n_zeta.
@@ -52,17 +56,16 @@
 #include <string>
 #include <vector>
 
-#include "msrom/nn/conv.hpp"
-#include "msrom/nn/filter.hpp"
+#include "msrom/nn/grid_layers.hpp"
 #include "msrom/nn/mlp.hpp"
-#include "msrom/nn/stencil_mlp.hpp"
 #include "msrom/vi/gp_posterior.hpp"
 
 namespace msrom::vi {
 
 struct MsdeConfig {
   int n_y = 0;     // fine points
-  int n_zeta = 0;  // coarse cells (must divide n_y)
+  int n_zeta = 0;  // coarse cells (must divide n_y; 2-D: (nx / s) (ny / s) for one stride s on both axes)
+  int fine_ny = 1; // 1: a 1-D field on n_y points; > 1: a 2-D field on (n_y / fine_ny) x fine_ny, x fastest
   int n_eta = 0;   // auxiliary variables (0: the "implicit-scale" model)
   int stencil_radius = 2;
   std::vector<int> macro_hidden{128, 128};
@@ -82,13 +85,13 @@ struct MsdeConfig {
 
 // What a training pass of the drift, or of the eta readout / eta decoder input, keeps for its backward pass.
 struct DriftTape {
-  nn::StencilTape macro, micro_local;
+  nn::GridStencilTape macro, micro_local;
   nn::Tape micro;
   Eigen::MatrixXd x, gx, gx2, gfm, gz, gzeta, geta, gmicro;  // (local: x, gx, gx2, gfm channel-fastest)
 };
 struct EtaTape {
   nn::Tape linear;
-  nn::ConvTape cell;
+  nn::GridConvTape cell;
   Eigen::MatrixXd dphi, buf, h;
 };
 
@@ -101,27 +104,31 @@ struct MsdeModel {
   explicit MsdeModel(const MsdeConfig& config);
 
   MsdeConfig config;
-  int n_y = 0, n_zeta = 0, n_eta = 0, stride = 1;  // stride = n_y / n_zeta
+  int n_y = 0, n_zeta = 0, n_eta = 0, stride = 1;  // stride: n_y / n_zeta (1-D), along each axis (2-D)
+  nn::Grid fine, coarse;                           // the field's grid and the coarse cells' (dims 1 or 2)
+  int dims() const { return fine.dims; }
+  // The macro decoder's factor s^dims: D_zeta = s^dims G_s^T zeta keeps a constant.
+  double decode_scale() const { return filter.transpose_scale(stride); }
   int latent_dim() const { return local ? n_zeta * (1 + n_eta) : n_zeta + n_eta; }
   int eta_rows() const { return latent_dim() - n_zeta; }  // the eta block of z
-  int cnn_length() const;  // fine points after the CNN's strides (n_y / their product)
+  int cnn_length() const;  // grid points after the CNN's strides (n_y / their product^dims)
   bool local = false;      // config.local_eta
   std::vector<int> cnn_strides;  // per CNN layer: cnn_stride each (global); product n_y / n_zeta (local)
 
-  nn::GaussianFilter filter;
-  std::vector<nn::Conv1d> encoder_convs;  // empty when n_eta = 0
+  nn::GridFilter filter;
+  std::vector<nn::GridConv> encoder_convs;  // empty when n_eta = 0
   nn::Mlp encoder_linear;                 // [C_last cnn_length] -> n_eta, identity
   Eigen::VectorXd encoder_rho;            // D (local: 1 + n_eta, one per channel)
   GpPosterior gp;
-  nn::StencilMlp macro_drift;     // (2r+1) + n_eta -> 1 per cell
+  nn::GridStencilMlp macro_drift;  // (2r+1)^dims + n_eta -> 1 per cell
   nn::Mlp micro_drift;            // D -> n_eta (n_eta > 0)
   Eigen::VectorXd diffusion_rho;  // D (local: 1 + n_eta, one per channel)
   nn::Mlp decoder_linear;         // n_eta -> C_last cnn_length (n_eta > 0)
   // local eta (n_eta > 0): these replace encoder_linear, decoder_linear and micro_drift
-  nn::Conv1d encoder_cell;           // C_last -> n_eta per cell, kernel 1, identity
-  nn::ConvTranspose1d decoder_cell;  // n_eta -> C_last per cell, kernel 1, activation
-  nn::StencilMlp micro_local;        // (1 + n_eta) channels on the stencil -> n_eta per cell
-  std::vector<nn::ConvTranspose1d> decoder_convs;
+  nn::GridConv encoder_cell;           // C_last -> n_eta per cell, kernel 1, identity
+  nn::GridConvTranspose decoder_cell;  // n_eta -> C_last per cell, kernel 1, activation
+  nn::GridStencilMlp micro_local;      // (1 + n_eta) channels on the stencil -> n_eta per cell
+  std::vector<nn::GridConvTranspose> decoder_convs;
   Eigen::VectorXd decoder_rho_zeta;  // n_y
   Eigen::VectorXd decoder_rho_eta;   // n_y (n_eta > 0)
 

@@ -26,6 +26,9 @@
 
 namespace msrom::vi {
 
+// InputError "<option>: '<path>' ..." unless `data` is on the grid the model was trained on (points and rows).
+void check_grid(const MsdeModel& model, const Trajectories& data, const std::string& option, const std::string& path);
+
 // Inference passes of the model (batch = columns). Encoder mean: D x B from n_y x B.
 Eigen::MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y);
 // f_theta(Z): D x B.

@@ -29,16 +29,19 @@
 
 namespace msrom::vi {
 
-// Trajectories of a 1-D field: u[k] is n_y x nt (snapshots as columns), all on the same time axis.
+// Trajectories of a field: u[k] is n_y x nt (snapshots as columns), all on the same time axis. A 2-D field
+// [.., nx_data, ny_data] (row-major, the data's last axis fastest) is a column of n_y = nx_data ny_data
+// points whose fastest axis is the layers' x: fine_ny = nx_data rows of ny_data points (nn/grid_layers.hpp).
 struct Trajectories {
   std::vector<Eigen::MatrixXd> u;
   Eigen::VectorXd time;
+  int fine_ny = 1;  // 1: a 1-D field
 };
 
 // The members of one split (0 train, 1 validation, 2 test; -1 all) of a field data set written by
-// `msrom simulate` (docs/pde.md: /fields/u [members, nt, nx], /time [nt], /split [members]). Every rank
-// reads the whole split. InputError naming the file for a missing or mis-shaped dataset, a 2-D field, or a
-// split without members.
+// `msrom simulate` (docs/pde.md: /fields/u [members, nt, nx] or [members, nt, nx, ny], /time [nt], /split
+// [members]). Every rank reads the whole split. InputError naming the file for a missing or mis-shaped
+// dataset or a split without members.
 Trajectories read_trajectories(const std::string& path, int split, const std::string& option = "-data");
 
 struct TrainOptions {
