@@ -20,46 +20,33 @@ Grid Grid::refined(int s) const {
   return {dims, nx * s, dims == 2 ? ny * s : 1};
 }
 
-GridConv::GridConv(const Grid& in, int cin, int cout, int kernel, int stride, Activation act, std::uint64_t seed)
-    : in_(in), out_(in.coarsened(stride)) {
+template <class L1, class L2, bool T>
+GridConvLayer<L1, L2, T>::GridConvLayer(const Grid& in, int cin, int cout, int kernel, int stride, Activation act,
+                                        std::uint64_t seed)
+    : in_(in), out_(T ? in.refined(stride) : in.coarsened(stride)) {
   if (in.dims == 1)
-    c1_ = Conv1d(cin, cout, kernel, stride, act, seed);
+    c1_ = L1(cin, cout, kernel, stride, act, seed);
   else
-    c2_ = Conv2d(cin, cout, kernel, stride, act, seed);
+    c2_ = L2(cin, cout, kernel, stride, act, seed);
 }
 
-Eigen::Map<const MatrixXd> GridConv::forward(const Eigen::Ref<const MatrixXd>& X, GridConvTape& tape) const {
+template <class L1, class L2, bool T>
+Eigen::Map<const MatrixXd> GridConvLayer<L1, L2, T>::forward(const Eigen::Ref<const MatrixXd>& X,
+                                                             GridConvTape& tape) const {
   return in_.dims == 1 ? c1_.forward(X, tape.t1) : c2_.forward(X, in_.nx, in_.ny, tape.t2);
 }
 
-void GridConv::backward(const GridConvTape& tape, const Eigen::Ref<const MatrixXd>& dY, Eigen::Ref<Eigen::VectorXd> grad,
-                        MatrixXd* dX, Workspace& ws) const {
+template <class L1, class L2, bool T>
+void GridConvLayer<L1, L2, T>::backward(const GridConvTape& tape, const Eigen::Ref<const MatrixXd>& dY,
+                                        Eigen::Ref<Eigen::VectorXd> grad, MatrixXd* dX, Workspace& ws) const {
   if (in_.dims == 1)
     c1_.backward(tape.t1, dY, grad, dX, ws);
   else
     c2_.backward(tape.t2, dY, grad, dX, ws);
 }
 
-GridConvTranspose::GridConvTranspose(const Grid& in, int cin, int cout, int kernel, int stride, Activation act,
-                                     std::uint64_t seed)
-    : in_(in), out_(in.refined(stride)) {
-  if (in.dims == 1)
-    c1_ = ConvTranspose1d(cin, cout, kernel, stride, act, seed);
-  else
-    c2_ = ConvTranspose2d(cin, cout, kernel, stride, act, seed);
-}
-
-Eigen::Map<const MatrixXd> GridConvTranspose::forward(const Eigen::Ref<const MatrixXd>& X, GridConvTape& tape) const {
-  return in_.dims == 1 ? c1_.forward(X, tape.t1) : c2_.forward(X, in_.nx, in_.ny, tape.t2);
-}
-
-void GridConvTranspose::backward(const GridConvTape& tape, const Eigen::Ref<const MatrixXd>& dY,
-                                 Eigen::Ref<Eigen::VectorXd> grad, MatrixXd* dX, Workspace& ws) const {
-  if (in_.dims == 1)
-    c1_.backward(tape.t1, dY, grad, dX, ws);
-  else
-    c2_.backward(tape.t2, dY, grad, dX, ws);
-}
+template class GridConvLayer<Conv1d, Conv2d, false>;
+template class GridConvLayer<ConvTranspose1d, ConvTranspose2d, true>;
 
 GridFilter::GridFilter(const Grid& fine, double std0) : fine_(fine) {
   if (fine.dims == 1)

@@ -177,8 +177,8 @@ struct StatSums {
     // "Constant": a range below 1e-9 of the values' size, where the FFT's rounding (~1e-16 mean^2 per
     // term) can leave the variance estimate <= 0.
     const Eigen::Map<const VectorXd> v(x, len);
-    const double hi = v.maxCoeff(), lo = v.minCoeff();
-    if (!v.allFinite() || hi - lo <= 1e-9 * std::max(std::abs(hi), std::abs(lo))) {
+    const double vmax = v.maxCoeff(), vmin = v.minCoeff();
+    if (!v.allFinite() || vmax - vmin <= 1e-9 * std::max(std::abs(vmax), std::abs(vmin))) {
       constant += 1;
       return;
     }

@@ -35,19 +35,22 @@ struct GridConvTape {
   Conv2dTape t2;
 };
 
-// Conv1d or Conv2d (square kernel, the same stride on both axes) on inputs over `in` (fixed at construction).
-class GridConv {
+// A convolution on inputs over `in` (fixed at construction): the 1-D layer L1 or the 2-D layer L2 (square
+// kernel, the same stride on both axes). GridConv: Conv1d / Conv2d, the output grid coarsened by the
+// stride. GridConvTranspose: ConvTranspose1d / ConvTranspose2d, the output grid refined by it.
+template <class L1, class L2, bool Transposed>
+class GridConvLayer {
  public:
-  GridConv() = default;
-  GridConv(const Grid& in, int in_channels, int out_channels, int kernel, int stride, Activation activation,
-           std::uint64_t seed);
+  GridConvLayer() = default;
+  GridConvLayer(const Grid& in, int in_channels, int out_channels, int kernel, int stride, Activation activation,
+                std::uint64_t seed);
   const Grid& input_grid() const { return in_; }
   const Grid& output_grid() const { return out_; }
-  int out_channels() const { return in_.dims == 1 ? c1_.out_channels() : c2_.out_channels(); }
   Eigen::Index num_params() const { return params().size(); }
   Eigen::VectorXd& params() { return in_.dims == 1 ? c1_.params() : c2_.params(); }
   const Eigen::VectorXd& params() const { return in_.dims == 1 ? c1_.params() : c2_.params(); }
-  // W (C_out x k^dims C_in) and b: the layout of Conv1d / Conv2d (the same for kernel 1).
+  // W and b in the layout of L1 / L2 (the same for kernel 1): C_out x k^dims C_in (conv), C_in x k^dims C_out
+  // (transposed; b has C_out).
   Eigen::Map<Eigen::MatrixXd> weight() { return in_.dims == 1 ? c1_.weight() : c2_.weight(); }
   Eigen::Map<const Eigen::MatrixXd> weight() const { return in_.dims == 1 ? c1_.weight() : c2_.weight(); }
   Eigen::Map<Eigen::VectorXd> bias() { return in_.dims == 1 ? c1_.bias() : c2_.bias(); }
@@ -58,35 +61,13 @@ class GridConv {
 
  private:
   Grid in_, out_;
-  Conv1d c1_;
-  Conv2d c2_;
+  L1 c1_;
+  L2 c2_;
 };
-
-// ConvTranspose1d or ConvTranspose2d on inputs over `in`.
-class GridConvTranspose {
- public:
-  GridConvTranspose() = default;
-  GridConvTranspose(const Grid& in, int in_channels, int out_channels, int kernel, int stride, Activation activation,
-                    std::uint64_t seed);
-  const Grid& input_grid() const { return in_; }
-  const Grid& output_grid() const { return out_; }
-  Eigen::Index num_params() const { return params().size(); }
-  Eigen::VectorXd& params() { return in_.dims == 1 ? c1_.params() : c2_.params(); }
-  const Eigen::VectorXd& params() const { return in_.dims == 1 ? c1_.params() : c2_.params(); }
-  // W (C_in x k^dims C_out) and b (C_out): the layout of ConvTranspose1d / ConvTranspose2d.
-  Eigen::Map<Eigen::MatrixXd> weight() { return in_.dims == 1 ? c1_.weight() : c2_.weight(); }
-  Eigen::Map<const Eigen::MatrixXd> weight() const { return in_.dims == 1 ? c1_.weight() : c2_.weight(); }
-  Eigen::Map<Eigen::VectorXd> bias() { return in_.dims == 1 ? c1_.bias() : c2_.bias(); }
-  Eigen::Map<const Eigen::VectorXd> bias() const { return in_.dims == 1 ? c1_.bias() : c2_.bias(); }
-  Eigen::Map<const Eigen::MatrixXd> forward(const Eigen::Ref<const Eigen::MatrixXd>& X, GridConvTape& tape) const;
-  void backward(const GridConvTape& tape, const Eigen::Ref<const Eigen::MatrixXd>& dY, Eigen::Ref<Eigen::VectorXd> grad,
-                Eigen::MatrixXd* dX, Workspace& ws) const;
-
- private:
-  Grid in_, out_;
-  ConvTranspose1d c1_;
-  ConvTranspose2d c2_;
-};
+using GridConv = GridConvLayer<Conv1d, Conv2d, false>;
+using GridConvTranspose = GridConvLayer<ConvTranspose1d, ConvTranspose2d, true>;
+extern template class GridConvLayer<Conv1d, Conv2d, false>;
+extern template class GridConvLayer<ConvTranspose1d, ConvTranspose2d, true>;
 
 // GaussianFilter or GaussianFilter2d on fields over the FINE grid `fine`.
 class GridFilter {
