@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
@@ -20,38 +22,77 @@ namespace {
 constexpr long kColumnBlock = 128;  // (cell, sample) columns per MLP call
 }  // namespace
 
-DistributedRollout::DistributedRollout(const MsdeModel& model, long cells, int samples, MPI_Comm comm)
+namespace {
+// The px x py split of an nx x ny mesh over `ranks` with the shortest subdomain perimeter among those that
+// leave every rank at least `least` cells along each axis; {0, 0} if none does.
+std::pair<int, int> split_mesh(long nx, long ny, int ranks, long least) {
+  std::pair<int, int> best{0, 0};
+  long cost = 0;
+  for (int px = 1; px <= ranks; ++px) {
+    if (ranks % px != 0) continue;
+    const int py = ranks / px;
+    if (nx / px < least || ny / py < least) continue;
+    const long c = nx / px + ny / py;
+    if (best.first == 0 || c < cost) best = {px, py}, cost = c;
+  }
+  return best;
+}
+}  // namespace
+
+DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& mesh, int samples, MPI_Comm comm)
     : model_(model),
       comm_(comm),
-      cells_(cells),
+      mesh_(mesh),
+      cells_(mesh.size()),
       samples_(samples),
       channels_(1 + model.n_eta),
       radius_(model.macro_drift.radius()) {
   if (!model.local)
     throw InputError("vi::DistributedRollout: the model has a global eta (n_eta = " + std::to_string(model.n_eta) +
                      "); only a local one (-msde_eta_field local) can be split over ranks");
-  if (model.dims() != 1)
-    throw InputError("vi::DistributedRollout: the rollouts of a 2-D local-eta model are not built yet (a 2-D "
-                     "model's eta must be global: -msde_eta_field global)");
+  if (mesh.dims != model.dims() || (mesh.dims == 1 && mesh.ny != 1))
+    throw InputError("vi::DistributedRollout: a " + std::to_string(model.dims()) + "-D model on a " +
+                     std::to_string(mesh.dims) + "-D mesh");
   int nranks = 1;
   MPI_Comm_size(comm, &nranks);
   if (samples < 1) throw InputError("vi::DistributedRollout: samples must be >= 1");
-  if (cells < 2L * radius_ + 1 || cells / nranks < std::max(radius_, 1))
-    throw InputError("vi::DistributedRollout: " + std::to_string(cells) + " cells on " + std::to_string(nranks) +
-                     " ranks: every rank needs at least the stencil radius " + std::to_string(radius_) + " cells");
-  MSROM_PETSC(DMDACreate1d(comm, DM_BOUNDARY_PERIODIC, static_cast<PetscInt>(cells), samples_ * channels_,
-                           static_cast<PetscInt>(radius_), nullptr, &da_));
+  const std::string shape = mesh.dims == 1 ? std::to_string(mesh.nx) + " cells"
+                                           : std::to_string(mesh.nx) + " x " + std::to_string(mesh.ny) + " cells";
+  const long least = std::max(radius_, 1);
+  if (mesh.nx < 2L * radius_ + 1 || (mesh.dims == 2 && mesh.ny < 2L * radius_ + 1))
+    throw InputError("vi::DistributedRollout: " + shape + ": every axis needs at least 2 r + 1 = " +
+                     std::to_string(2 * radius_ + 1) + " cells");
+  if (mesh.dims == 1) {
+    if (mesh.nx / nranks < least)
+      throw InputError("vi::DistributedRollout: " + shape + " on " + std::to_string(nranks) +
+                       " ranks: every rank needs at least the stencil radius " + std::to_string(radius_) + " cells");
+    px_ = nranks;
+    MSROM_PETSC(DMDACreate1d(comm, DM_BOUNDARY_PERIODIC, static_cast<PetscInt>(mesh.nx), samples_ * channels_,
+                             static_cast<PetscInt>(radius_), nullptr, &da_));
+  } else {
+    const auto [px, py] = split_mesh(mesh.nx, mesh.ny, nranks, least);
+    if (px == 0)
+      throw InputError("vi::DistributedRollout: " + shape + " on " + std::to_string(nranks) +
+                       " ranks: no split leaves every rank the stencil radius " + std::to_string(radius_) +
+                       " cells along each axis");
+    px_ = px, py_ = py;
+    MSROM_PETSC(DMDACreate2d(comm, DM_BOUNDARY_PERIODIC, DM_BOUNDARY_PERIODIC, DMDA_STENCIL_BOX,
+                             static_cast<PetscInt>(mesh.nx), static_cast<PetscInt>(mesh.ny), px, py,
+                             samples_ * channels_, static_cast<PetscInt>(radius_), nullptr, nullptr, &da_));
+  }
   MSROM_PETSC(DMSetUp(da_));
   MSROM_PETSC(DMCreateGlobalVector(da_, &x_));
   MSROM_PETSC(DMCreateLocalVector(da_, &local_));
-  PetscInt xs, xm, gxs;
-  MSROM_PETSC(DMDAGetCorners(da_, &xs, nullptr, nullptr, &xm, nullptr, nullptr));
-  MSROM_PETSC(DMDAGetGhostCorners(da_, &gxs, nullptr, nullptr, nullptr, nullptr, nullptr));
-  xs_ = xs, xm_ = xm, gxs_ = gxs;
+  PetscInt xs, xm, gxs, gxm, ys, ym, gys;
+  MSROM_PETSC(DMDAGetCorners(da_, &xs, &ys, nullptr, &xm, &ym, nullptr));
+  MSROM_PETSC(DMDAGetGhostCorners(da_, &gxs, &gys, nullptr, &gxm, nullptr, nullptr));
+  xs_ = xs, xm_ = xm, gxs_ = gxs, gxm_ = gxm;
+  if (mesh.dims == 2) ys_ = ys, ym_ = ym, gys_ = gys;
   g_ = model.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
-  in_.resize((2 * radius_ + 1) * channels_, std::min<long>(kColumnBlock, xm_ * samples_));
-  fmacro_.resize(1, xm_ * samples_);
-  fmicro_.resize(model.n_eta, xm_ * samples_);
+  const long taps = mesh.dims == 1 ? 2L * radius_ + 1 : (2L * radius_ + 1) * (2L * radius_ + 1);
+  in_.resize(taps * channels_, std::min<long>(kColumnBlock, owned_cells() * samples_));
+  fmacro_.resize(1, owned_cells() * samples_);
+  fmicro_.resize(model.n_eta, owned_cells() * samples_);
 }
 
 DistributedRollout::~DistributedRollout() {
@@ -63,9 +104,9 @@ DistributedRollout::~DistributedRollout() {
 void DistributedRollout::fill_state(const std::function<double(long, int, int)>& value) {
   PetscScalar* x;
   MSROM_PETSC(VecGetArray(x_, &x));
-  for (long j = 0; j < xm_; ++j)
+  for (long k = 0; k < owned_cells(); ++k)
     for (int s = 0; s < samples_; ++s)
-      for (int c = 0; c < channels_; ++c) x[(j * samples_ + s) * channels_ + c] = value(xs_ + j, s, c);
+      for (int c = 0; c < channels_; ++c) x[(k * samples_ + s) * channels_ + c] = value(cell(k), s, c);
   MSROM_PETSC(VecRestoreArray(x_, &x));
 }
 
@@ -82,20 +123,23 @@ void DistributedRollout::compute_drift() {
   MSROM_PETSC(DMGlobalToLocalEnd(da_, x_, INSERT_VALUES, local_));
   const PetscScalar* l;
   MSROM_PETSC(VecGetArrayRead(local_, &l));
-  // Stencil of (owned cell j, sample s), column j S + s: the sample's C values in each of the 2r + 1 ghosted
-  // cells. The MLPs run a layer at a time over their batch, so the columns go in blocks whose widest hidden
+  // Stencil of (owned cell k, sample s), column k S + s: the sample's C values in each of the (2r + 1)^dims
+  // ghosted cells, row (qy (2r+1) + qx) C + c for the cell at offset (qx - r, qy - r). The MLPs run a layer at a time over their batch, so the columns go in blocks whose widest hidden
   // layer stays in cache (on 10^5 cells one batch would stream 0.3 GB per layer); each column's result does
   // not depend on its batch, so the blocking changes no bit.
-  const long S = samples_, C = channels_, cols = xm_ * S;
+  const long S = samples_, C = channels_, cols = owned_cells() * S, w = 2L * radius_ + 1;
+  const long ry = mesh_.dims == 2 ? radius_ : 0;
   for (long b0 = 0; b0 < cols; b0 += kColumnBlock) {
     const long nb = std::min(kColumnBlock, cols - b0);
-    for (long k = 0; k < nb; ++k) {
-      const long j = (b0 + k) / S, s = (b0 + k) % S;
-      double* col = in_.col(k).data();
-      for (long q = 0; q <= 2L * radius_; ++q) {
-        const double* src = l + ((xs_ + j - radius_ + q - gxs_) * S + s) * C;
-        for (long c = 0; c < C; ++c) col[q * C + c] = src[c];
-      }
+    for (long b = 0; b < nb; ++b) {
+      const long k = (b0 + b) / S, s = (b0 + b) % S;
+      const long i = xs_ + k % xm_ - radius_ - gxs_, j = ys_ + k / xm_ - ry - gys_;  // stencil corner, ghosted
+      double* col = in_.col(b).data();
+      for (long qy = 0; qy <= 2 * ry; ++qy)
+        for (long qx = 0; qx < w; ++qx) {
+          const double* src = l + (((j + qy) * gxm_ + i + qx) * S + s) * C;
+          for (long c = 0; c < C; ++c) col[(qy * w + qx) * C + c] = src[c];
+        }
     }
     const auto in = in_.leftCols(nb);
     model_.macro_drift.mlp().forward(in, fmacro_.middleCols(b0, nb), ws_);
@@ -106,11 +150,11 @@ void DistributedRollout::compute_drift() {
 
 MatrixXd DistributedRollout::drift() {
   compute_drift();
-  MatrixXd f(xm_ * channels_, samples_);
-  for (long j = 0; j < xm_; ++j)
+  MatrixXd f(owned_cells() * channels_, samples_);
+  for (long k = 0; k < owned_cells(); ++k)
     for (int s = 0; s < samples_; ++s) {
-      f(j * channels_, s) = fmacro_(0, j * samples_ + s);
-      for (int c = 1; c < channels_; ++c) f(j * channels_ + c, s) = fmicro_(c - 1, j * samples_ + s);
+      f(k * channels_, s) = fmacro_(0, k * samples_ + s);
+      for (int c = 1; c < channels_; ++c) f(k * channels_ + c, s) = fmicro_(c - 1, k * samples_ + s);
     }
   return f;
 }
@@ -125,10 +169,10 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
     const std::uint64_t step = counter0 + static_cast<std::uint64_t>(n);
     PetscScalar* x;
     MSROM_PETSC(VecGetArray(x_, &x));
-    for (long j = 0; j < xm_; ++j)
+    for (long k = 0; k < owned_cells(); ++k)
       for (long s = 0; s < samples_; ++s) {
-        const long col = j * samples_ + s;
-        const std::uint64_t base = (static_cast<std::uint64_t>(xs_ + j) * S + static_cast<std::uint64_t>(s)) * C;
+        const long col = k * samples_ + s;
+        const std::uint64_t base = (static_cast<std::uint64_t>(cell(k)) * S + static_cast<std::uint64_t>(s)) * C;
         double* v = x + col * channels_;
         for (int c = 0; c < channels_; ++c) {
           const double f = c == 0 ? fmacro_(0, col) : fmicro_(c - 1, col);
@@ -140,23 +184,34 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
 }
 
 MatrixXd DistributedRollout::gather() const {
-  // Every rank's owned block to every rank (1-D DMDA ranks own consecutive cells in rank order), then the
-  // model layout.
+  // Every rank's owned block and its corners to every rank, then the model layout.
   int nranks = 1;
   MPI_Comm_size(comm_, &nranks);
+  const long corner[4] = {xs_, ys_, xm_, ym_};
+  std::vector<long> corners(4 * static_cast<std::size_t>(nranks));
+  MPI_Allgather(corner, 4, MPI_LONG, corners.data(), 4, MPI_LONG, comm_);
+  const long SC = static_cast<long>(samples_) * channels_;
   std::vector<int> counts(static_cast<std::size_t>(nranks)), displs(static_cast<std::size_t>(nranks));
-  const int mine = static_cast<int>(xm_ * samples_ * channels_);
-  MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_);
-  for (int r = 1; r < nranks; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-  VectorXd all(cells_ * samples_ * channels_);
+  for (int r = 0; r < nranks; ++r) {
+    counts[r] = static_cast<int>(corners[4 * r + 2] * corners[4 * r + 3] * SC);
+    if (r > 0) displs[r] = displs[r - 1] + counts[r - 1];
+  }
+  VectorXd all(cells_ * SC);
   const PetscScalar* x;
   MSROM_PETSC(VecGetArrayRead(x_, &x));
-  MPI_Allgatherv(x, mine, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, comm_);
+  MPI_Allgatherv(x, static_cast<int>(owned_cells() * SC), MPI_DOUBLE, all.data(), counts.data(), displs.data(),
+                 MPI_DOUBLE, comm_);
   MSROM_PETSC(VecRestoreArrayRead(x_, &x));
   MatrixXd full(cells_ * channels_, samples_);
-  for (long j = 0; j < cells_; ++j)
-    for (int s = 0; s < samples_; ++s)
-      for (int c = 0; c < channels_; ++c) full(c * cells_ + j, s) = all[(j * samples_ + s) * channels_ + c];
+  for (int r = 0; r < nranks; ++r) {
+    const long rxs = corners[4 * r], rys = corners[4 * r + 1], rxm = corners[4 * r + 2], rym = corners[4 * r + 3];
+    const double* block = all.data() + displs[r];
+    for (long k = 0; k < rxm * rym; ++k) {
+      const long cell = (rys + k / rxm) * mesh_.nx + rxs + k % rxm;
+      for (int s = 0; s < samples_; ++s)
+        for (int c = 0; c < channels_; ++c) full(c * cells_ + cell, s) = block[(k * samples_ + s) * channels_ + c];
+    }
+  }
   return full;
 }
 

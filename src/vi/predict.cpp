@@ -112,7 +112,7 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
   // the global one: one batch on this rank.
   std::unique_ptr<DistributedRollout> split;
   if (model.local) {
-    split = std::make_unique<DistributedRollout>(model, model.n_zeta, static_cast<int>(M), comm);
+    split = std::make_unique<DistributedRollout>(model, model.coarse, static_cast<int>(M), comm);
     split->set_state(Z);
   } else if (size(comm) != 1) {
     throw InputError("vi::rollout: a global model's member runs on one rank");

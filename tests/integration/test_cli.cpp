@@ -1262,6 +1262,27 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   CHECK(r.code == 2);
   CHECK(r.err.find("-data") != std::string::npos);
   CHECK(!exists(dir + "/roll1d.h5"));
+  // A local eta on the 8 x 8 cells: each member's cells split over 2 ranks (a 1 x 2 DMDA) roll out bitwise as
+  // on one rank.
+  r = run(learn + dir + "/loc.h5 -msde_eta_field local");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -output " + dir + "/loc1.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -predict_ranks_per_member 2 "
+          "-output " + dir + "/loc2.h5", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  {
+    const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
+    CHECK(r1.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 51, 64, 64});
+    CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
+    double e = 0;
+    for (double x : r1.read("/ensemble/eps")) e += x / 51.0;
+    CHECK(std::isfinite(e));
+    CHECK(e < 1.0);
+  }
 }
 
 TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the data and of the models",

@@ -105,10 +105,12 @@ TEST_CASE("Validation loss and split predictions of the multiscale model do not 
 
 // ---- Issue 8: the local model's member split over ranks (vi::DistributedRollout).
 namespace {
-MsdeModel local_model() {
+// 1-D: 32 points on 8 cells. 2-D: 12 x 16 points on 6 x 8 cells (not square, so that mixed-up axes show).
+MsdeModel local_model(bool two_d = false) {
   MsdeConfig c;
-  c.n_y = 32;
-  c.n_zeta = 8;
+  c.n_y = two_d ? 192 : 32;
+  c.n_zeta = two_d ? 48 : 8;
+  c.fine_ny = two_d ? 16 : 1;
   c.n_eta = 2;
   c.local_eta = true;
   c.macro_hidden = {16, 16};
@@ -124,9 +126,9 @@ MsdeModel local_model() {
   return m;
 }
 
-// The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's inference path, its own
-// periodic gather; the samples are its batch columns) and the same noise keying: an independent
-// implementation of the step.
+// The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's or nn::StencilMlp2d's inference
+// path, their own periodic gather; the samples are the batch columns) and the same noise keying: an
+// independent implementation of the step. 2-D: N must be the model's coarse grid.
 MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member) {
   const int C = 1 + m.n_eta;
   const long S = z0.cols();
@@ -178,7 +180,7 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
       for (int s = 0; s < 3; ++s)
         for (long j = 0; j < d.owned_cells(); ++j)
           for (int c = 0; c < C; ++c)
-            CHECK(f(j * C + c, s) == Approx(ref(c * N + d.first_cell() + j, s)).margin(1e-12));
+            CHECK(f(j * C + c, s) == Approx(ref(c * N + d.cell(j), s)).margin(1e-12));
     }
   }
   // 4 members of 8 samples on a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks: 288
@@ -216,4 +218,77 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
   gc.local_eta = false;
   const MsdeModel global(gc);
   CHECK_THROWS_AS(DistributedRollout(global, N, 1, MPI_COMM_WORLD), InputError);
+}
+
+TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the serial member for every split",
+          "[Parallel][vi][distributed][2d]") {
+  const MsdeModel m = local_model(true);
+  REQUIRE(m.dims() == 2);
+  const int nranks = size();
+  const int C = 1 + m.n_eta;
+  const long N = m.n_zeta;  // 6 x 8
+  // The state round-trips, and the drift on this rank's block is the whole-grid model's (vi::drift).
+  {
+    MatrixXd z(m.latent_dim(), 3);
+    Philox(5, 0, Purpose::training).normals(0, z.data(), static_cast<std::size_t>(z.size()));
+    DistributedRollout d(m, m.coarse, 3, MPI_COMM_WORLD);
+    CHECK(d.ranks_x() * d.ranks_y() == nranks);
+    d.set_state(z);
+    CHECK(d.gather() == z);
+    const MatrixXd f = d.drift();
+    const MatrixXd ref = vi::drift(m, z);
+    long owned = d.owned_cells(), total = 0;
+    MPI_Allreduce(&owned, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    CHECK(total == N);
+    for (int s = 0; s < 3; ++s)
+      for (long k = 0; k < owned; ++k)
+        for (int c = 0; c < C; ++c) CHECK(f(k * C + c, s) == Approx(ref(c * N + d.cell(k), s)).margin(1e-12));
+  }
+  // 4 members of 8 samples: every split of the ranks into groups gives the serial member bitwise.
+  const int members = 4, S = 8;
+  MatrixXd z0(C * N, S);
+  Philox(6, 0, Purpose::training).normals(0, z0.data(), static_cast<std::size_t>(z0.size()));
+  // A larger mesh (10 x 14: 140 cells x 8 samples, 9 column blocks): every group equals one rank alone.
+  const nn::Grid big{2, 10, 14};
+  MatrixXd zb(C * big.size(), S);
+  Philox(7, 0, Purpose::training).normals(0, zb.data(), static_cast<std::size_t>(zb.size()));
+  std::vector<MatrixXd> alone;
+  {
+    DistributedRollout d(m, big, S, MPI_COMM_SELF);
+    for (int k = 0; k < members; ++k) {
+      d.set_state(zb);
+      d.advance(1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
+      alone.push_back(d.gather());
+    }
+  }
+  for (int per_group : {1, 2, 4}) {
+    if (per_group > nranks || nranks % per_group != 0) continue;
+    CAPTURE(nranks, per_group);
+    MPI_Comm group;
+    MPI_Comm_split(MPI_COMM_WORLD, rank() / per_group, rank(), &group);
+    const int groups = nranks / per_group, color = rank() / per_group;
+    int ok = 1;
+    {
+      DistributedRollout d(m, m.coarse, S, group);
+      DistributedRollout db(m, big, S, group);
+      for (int k = color; k < members; k += groups) {
+        d.set_state(z0);
+        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
+        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
+        const MatrixXd got = d.gather();
+        ok = ok && got == serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
+        ok = ok && (got - z0).norm() > 1e-3;  // it moved
+        db.set_state(zb);
+        db.advance(1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
+        ok = ok && db.gather() == alone[static_cast<std::size_t>(k)];
+      }
+    }
+    MPI_Comm_free(&group);
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    CHECK(all == 1);
+  }
+  // A 1-D mesh for a 2-D model, and a mesh too small for the stencil, are refused.
+  CHECK_THROWS_AS(DistributedRollout(m, nn::Grid{1, 48, 1}, 1, MPI_COMM_WORLD), InputError);
+  CHECK_THROWS_AS(DistributedRollout(m, nn::Grid{2, 4, 8}, 1, MPI_COMM_SELF), InputError);
 }
