@@ -223,6 +223,52 @@ Pde ks(const Options& o, const std::string& type, double length, long n) {
   return p;
 }
 
+// PDEBench's radial dam break (issue 11): h = h_in inside a circle of radius r ~ U(r_min, r_max) at the
+// origin, h_out outside, at rest; finite volumes on cells (pde/shallow_water.hpp); observed: h - 1.
+Pde shallow_water(const Options& o) {
+  Pde p;
+  p.type = "shallow_water";
+  p.model = Model::shallow_water;
+  p.dim = 2;
+  p.description = "shallow water (h, hu, hv), g = 1, radial dam break h = 2 inside r ~ U(0.3, 0.7), 1 outside, "
+                  "[-2.5,2.5]^2 outflow; observed h - 1";
+  p.nx = o.integer("system_n", 128, "cells per direction (finite volumes)", 4, 1L << 30);
+  p.ny = o.integer("system_ny", p.nx, "cells in y (default: -system_n)", 4, 1L << 30);
+  p.lx = p.ly = 5.0;
+  p.x0 = p.y0 = -2.5;
+  p.periodic = false;
+  p.cell_centred = true;
+  p.observed = "h - 1 (water height minus its level outside the dam at rest)";
+  p.gravity = o.positive("system_gravity", 1.0, "gravitational acceleration g");
+  const double h_in = o.positive("system_h_inside", 2.0, "water height inside the dam");
+  const double h_out = o.positive("system_h_outside", 1.0, "water height outside the dam");
+  const double rmin = o.positive("system_r_min", 0.3, "dam radius r ~ U(r_min, r_max)");
+  const double rmax = o.positive("system_r_max", 0.7, "dam radius upper bound");
+  if (rmax < rmin) throw InputError("-system_r_max: must be >= -system_r_min");
+  if (rmax >= 2.5) throw InputError("-system_r_max: the dam must lie inside the domain (r < 2.5)");
+  const std::string limiter = o.choice("system_limiter", "minmod", {"minmod", "mc"},
+                                       "slope limiter of the MUSCL reconstruction (minmod or monotonized central)");
+  p.stencil_width = 2;
+  // |u| + sqrt(g h) of a dam break from rest stays below 2 sqrt(g max(h)): the CFL check's bound.
+  p.max_speed = 2 * std::sqrt(p.gravity * std::max(h_in, h_out));
+  p.parameters = {{"n", double(p.nx)}, {"ny", double(p.ny)}, {"length", p.lx}, {"gravity", p.gravity},
+                  {"h_inside", h_in}, {"h_outside", h_out}, {"r_min", rmin}, {"r_max", rmax},
+                  {"limiter_mc", limiter == "mc" ? 1.0 : 0.0}};
+  p.draw = [=](const Philox& rng) {
+    const double r = rmin + (rmax - rmin) * rng.uniform(0, 0);
+    Profile pr;
+    pr.u0 = [=](double x, double y) { return x * x + y * y < r * r ? h_in : h_out; };
+    pr.parameters = {{"r", r}};
+    return pr;
+  };
+  // SSP RK3 (4 stages, SSP coefficient 2) at dt = 2.5e-3: Courant number dt max_speed (1/dx + 1/dy) = 0.36
+  // with the bound above, a snapshot every 4 steps (t = k/100). docs/pde.md.
+  p.stepping = {"ssp", "rks3", 2.5e-3, 1.0, 4, 0.0};
+  p.noise = 1e-2;
+  p.train = 900, p.validation = 50, p.test = 50;
+  return p;
+}
+
 struct Entry {
   std::string description;
   std::function<Pde(const Options&)> make;
@@ -237,6 +283,8 @@ const std::map<std::string, Entry>& table() {
                 [](const Options& o) { return ks(o, "ks22", 22.0, 128); }}},
       {"ks100", {"Kuramoto-Sivashinsky, L = 100 periodic, 512 points (chaotic)",
                  [](const Options& o) { return ks(o, "ks100", 100.0, 512); }}},
+      {"shallow_water", {"shallow water, radial dam break (PDEBench), [-2.5,2.5]^2 outflow, 128^2 cells, observed h - 1",
+                         shallow_water}},
   };
   return t;
 }

@@ -61,6 +61,8 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   const auto shape = f.shape("/fields/u");
   if (shape.size() != 3 && shape.size() != 4) throw InputError(who + "/fields/u is not [members, nt, nx(, ny)]");
   const auto defaults = make_case(system_, std::vector<std::pair<std::string, std::string>>{});
+  if (defaults.model != Model::stencil)
+    throw InputError(who + "coarse-dns does not support the " + system_ + " case yet (only the stencil cases)");
   if (static_cast<int>(shape.size()) - 2 != defaults.dim)
     throw InputError(who + "/fields/u has " + std::to_string(shape.size() - 2) + " space dimensions, the " + system_ +
                      " case " + std::to_string(defaults.dim));

@@ -11,7 +11,7 @@
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/options.hpp"
 #include "msrom/core/random.hpp"
-#include "msrom/pde/solver.hpp"
+#include "msrom/pde/field_solver.hpp"
 
 namespace msrom::pde {
 
@@ -102,7 +102,7 @@ std::string xdmf(const Pde& pde, const std::string& h5_name, long members, std::
     // [nx, ny] (y fastest), so ParaView's first axis is the file's y.
     o << "  <Topology Name=\"mesh\" TopologyType=\"2DCoRectMesh\" Dimensions=\"" << pde.nx << " " << pde.ny << "\"/>\n"
       << "  <Geometry Name=\"xy\" GeometryType=\"ORIGIN_DXDY\">\n"
-      << "   <DataItem Format=\"XML\" Dimensions=\"2\">0 0</DataItem>\n"
+      << "   <DataItem Format=\"XML\" Dimensions=\"2\">" << pde.x(0) << " " << pde.y(0) << "</DataItem>\n"
       << "   <DataItem Format=\"XML\" Dimensions=\"2\">" << pde.dx() << " " << pde.dy() << "</DataItem>\n  </Geometry>\n"
       << "  <Grid Name=\"fields\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
     for (std::int64_t k = 0; k < nt; ++k) {
@@ -136,7 +136,7 @@ FieldsRun::FieldsRun(const Pde& pde, const FieldsConfig& cfg, MPI_Comm comm) : p
   group_size_ = r;
   MPI_Comm_split(comm, color_, me, &group_);
   try {
-    solver_ = new Solver(pde, group_, cfg.dt);
+    solver_ = make_field_solver(pde, group_, cfg.dt);
   } catch (...) {
     MPI_Comm_free(&group_);
     throw;
@@ -144,7 +144,7 @@ FieldsRun::FieldsRun(const Pde& pde, const FieldsConfig& cfg, MPI_Comm comm) : p
 }
 
 FieldsRun::~FieldsRun() {
-  delete solver_;
+  solver_.reset();
   if (group_ != MPI_COMM_NULL) MPI_Comm_free(&group_);
 }
 
@@ -152,7 +152,7 @@ FieldsStats FieldsRun::run() {
   const Pde& pde = pde_;
   const FieldsConfig& cfg = cfg_;
   MPI_Comm comm = comm_;
-  Solver& solver = *solver_;
+  FieldSolver& solver = *solver_;
   const int me = rank(comm), ngroups = ngroups_, color = color_, r = group_size_;
   const long members = cfg.members();
   const Range mine = block_range(members, ngroups, color);
@@ -178,12 +178,12 @@ FieldsStats FieldsRun::run() {
   std::vector<double> gx(static_cast<std::size_t>(pde.nx)), gy(static_cast<std::size_t>(pde.ny));
   for (long i = 0; i < pde.nx; ++i) gx[i] = pde.x(i);
   out.write("/grid/x", gx);
-  out.attribute("/grid/x", "boundary", std::string(pde.periodic ? "periodic" : "dirichlet"));
+  out.attribute("/grid/x", "boundary", pde.boundary_type());
   out.attribute("/grid/x", "length", pde.lx);
   if (pde.dim == 2) {
     for (long j = 0; j < pde.ny; ++j) gy[j] = pde.y(j);
     out.write("/grid/y", gy);
-    out.attribute("/grid/y", "boundary", std::string(pde.periodic ? "periodic" : "dirichlet"));
+    out.attribute("/grid/y", "boundary", pde.boundary_type());
     out.attribute("/grid/y", "length", pde.ly);
   }
   std::vector<double> split(static_cast<std::size_t>(members));
@@ -203,6 +203,7 @@ FieldsStats FieldsRun::run() {
     out.attribute(name, "burn_in", cfg.burn_in);
     out.attribute(name, "integrator", solver.integrator());
     out.attribute(name, "noise", std::string(name) == "/fields/u" ? cfg.noise : 0.0);
+    if (!pde.observed.empty()) out.attribute(name, "observed", pde.observed);
     out.attribute(name, "dims", std::vector<std::string>(pde.dim == 1 ? std::vector<std::string>{"member", "time", "x"}
                                                                     : std::vector<std::string>{"member", "time", "x", "y"}));
   }

@@ -47,7 +47,7 @@ bool is_explicit(const std::string& type) {
 
 }  // namespace
 
-Solver::Solver(const Pde& pde, MPI_Comm comm, double dt) : pde_(pde), comm_(comm) {
+Solver::Solver(const Pde& pde, MPI_Comm comm, double dt) : FieldSolver(comm), pde_(pde) {
   dt_ = dt > 0 ? dt : pde.stepping.dt;
   const DMBoundaryType bx = pde.periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE;
   const auto sw = static_cast<PetscInt>(pde.stencil_width);
@@ -96,20 +96,7 @@ Solver::Solver(const Pde& pde, MPI_Comm comm, double dt) : pde_(pde), comm_(comm
     MSROM_PETSC(KSPGetPC(ksp, &pc));
     MSROM_PETSC(PCSetType(pc, PCREDUNDANT));
   }
-  // Max-norm error estimates unless asked otherwise (exact reduction: rank-count independent steps).
-  PetscBool wnorm = PETSC_FALSE;
-  MSROM_PETSC(PetscOptionsHasName(nullptr, nullptr, "-ts_adapt_wnormtype", &wnorm));
-  if (!wnorm) MSROM_PETSC(PetscOptionsSetValue(nullptr, "-ts_adapt_wnormtype", "infinity"));
-  const PetscErrorCode ierr = TSSetFromOptions(ts_);
-  if (!wnorm) PetscOptionsClearValue(nullptr, "-ts_adapt_wnormtype");
-  // A failure here is the user's solver options (an unknown -ts_type, a bad -ts_rk_type): bad input.
-  try {
-    MSROM_PETSC(ierr);
-  } catch (const RuntimeError& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find(" in ierr"));
-    throw InputError("-ts_type (or another -ts_* option): PETSc rejected the time-stepping options: " + what);
-  }
+  set_ts_from_options();
   MSROM_PETSC(TSGetTimeStep(ts_, &dt_));
 
   TSType type;
@@ -160,11 +147,8 @@ Solver::Solver(const Pde& pde, MPI_Comm comm, double dt) : pde_(pde), comm_(comm
 }
 
 Solver::~Solver() {
-  if (ts_) TSDestroy(&ts_);
   if (J_) MatDestroy(&J_);
   if (local_) VecDestroy(&local_);
-  if (u_) VecDestroy(&u_);
-  if (da_) DMDestroy(&da_);
 }
 
 void Solver::fill(const std::function<double(double, double)>& f) {
@@ -187,27 +171,6 @@ void Solver::set_initial(const Profile& p) {
   fill(p.u0);
 }
 
-void Solver::start(double t0) {
-  t0_ = t0;
-  step_ = 0;
-  if (ts_) {
-    // A new start: no state of an earlier trajectory (FSAL stage, adapted step) carries over.
-    MSROM_PETSC(TSSetTime(ts_, t0));
-    MSROM_PETSC(TSSetStepNumber(ts_, 0));
-    MSROM_PETSC(TSSetTimeStep(ts_, dt_));
-    MSROM_PETSC(TSRestartStep(ts_));
-  }
-}
-
-double Solver::time() const { return t0_ + static_cast<double>(step_) * dt_; }
-
-std::int64_t Solver::total_steps() const {
-  if (!ts_) return 0;
-  PetscInt n = 0;
-  TSGetStepNumber(ts_, &n);
-  return n;
-}
-
 void Solver::advance(std::int64_t k) {
   if (k <= step_) return;
   if (!ts_) {  // the exact solution
@@ -217,25 +180,7 @@ void Solver::advance(std::int64_t k) {
     step_ = k;
     return;
   }
-  // Times are set from the step count, not accumulated across calls.
-  PetscInt done = 0;
-  MSROM_PETSC(TSGetStepNumber(ts_, &done));
-  MSROM_PETSC(TSSetTime(ts_, time()));
-  if (adaptive_) {
-    MSROM_PETSC(TSSetMaxSteps(ts_, std::numeric_limits<PetscInt>::max()));
-    MSROM_PETSC(TSSetMaxTime(ts_, t0_ + static_cast<double>(k) * dt_));
-  } else {
-    MSROM_PETSC(TSSetTimeStep(ts_, dt_));
-    MSROM_PETSC(TSSetMaxSteps(ts_, done + static_cast<PetscInt>(k - step_)));
-    MSROM_PETSC(TSSetMaxTime(ts_, std::numeric_limits<double>::max()));
-  }
-  MSROM_PETSC(TSSolve(ts_, u_));
-  TSConvergedReason reason;
-  MSROM_PETSC(TSGetConvergedReason(ts_, &reason));
-  if (reason < 0)
-    throw RuntimeError(std::string("TS failed (") + TSConvergedReasons[reason] + ") at t = " + std::to_string(time()) +
-                       "; reduce -ts_dt or change -ts_type");
-  step_ = k;
+  FieldSolver::advance(k);
 }
 
 void Solver::local_values(double* out) const {

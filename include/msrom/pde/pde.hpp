@@ -22,6 +22,15 @@
 //
 // Grid points: periodic x_i = i L / n (i = 0..n-1); Dirichlet x_i = i L / (n - 1), the end nodes carry
 // the boundary value 0 and their right-hand side is 0.
+//
+// One case is not of that form and has its own solver (Pde::model, pde/shallow_water.hpp):
+//
+//   shallow_water  h_t + (hu)_x + (hv)_y = 0,               [-2.5,2.5]^2, outflow    128 x 128 cells
+//                  (hu)_t + (hu^2 + g h^2/2)_x + (huv)_y = 0   (zero-gradient ghosts)  (cell-centred finite
+//                  (hv)_t + (huv)_x + (hv^2 + g h^2/2)_y = 0                          volumes)
+//
+// Cell centres: x_i = x0 + (i + 1/2) L / n. Its observed field is h - 1, and Profile::u0 is the initial h
+// (at rest).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -59,12 +68,24 @@ struct Stepping {
   double burn_in = 0.0;                          // time integrated and discarded before t = 0
 };
 
+// Which solver integrates a case (pde/field_solver.hpp).
+enum class Model {
+  stencil,        // u_t = L u - a u (D_x u [+ D_y u]) (Solver, pde/solver.hpp)
+  shallow_water,  // finite-volume shallow water (ShallowWaterSolver, pde/shallow_water.hpp)
+};
+
 struct Pde {
   std::string type, description;
+  Model model = Model::stencil;
   int dim = 1;
   long nx = 0, ny = 1;
   double lx = 1, ly = 1;
   bool periodic = true;
+  bool cell_centred = false;  // finite-volume cells on [x0, x0 + lx] (x [y0, y0 + ly]), outflow boundaries
+  double x0 = 0, y0 = 0;      // lower corner of a cell-centred domain (node grids start at 0)
+  double gravity = 0;         // shallow water: g
+  double max_speed = 0;       // shallow water: a bound on |u| + sqrt(g h), for the CFL check of the step
+  std::string observed;       // what /fields/u holds when it is not the solution u itself (e.g. "h - 1")
   std::vector<Tap> linear;   // L
   double advection = 0;      // a
   int stencil_width = 1;     // ghost width the taps and the advection need
@@ -75,14 +96,24 @@ struct Pde {
   double noise = 0;                         // default observation noise std
   long train = 1, validation = 0, test = 0; // default trajectory counts
 
-  double dx() const { return periodic ? lx / static_cast<double>(nx) : lx / static_cast<double>(nx - 1); }
-  double dy() const { return dim < 2 ? 1.0 : periodic ? ly / static_cast<double>(ny) : ly / static_cast<double>(ny - 1); }
-  double x(long i) const { return static_cast<double>(i) * dx(); }
-  double y(long j) const { return dim < 2 ? 0.0 : static_cast<double>(j) * dy(); }
+  double dx() const {
+    return periodic || cell_centred ? lx / static_cast<double>(nx) : lx / static_cast<double>(nx - 1);
+  }
+  double dy() const {
+    return dim < 2 ? 1.0 : periodic || cell_centred ? ly / static_cast<double>(ny) : ly / static_cast<double>(ny - 1);
+  }
+  double x(long i) const {
+    return cell_centred ? x0 + (static_cast<double>(i) + 0.5) * dx() : static_cast<double>(i) * dx();
+  }
+  double y(long j) const {
+    return dim < 2 ? 0.0 : cell_centred ? y0 + (static_cast<double>(j) + 0.5) * dy() : static_cast<double>(j) * dy();
+  }
   // Whether node (i, j) carries a Dirichlet boundary value.
   bool boundary(long i, long j) const {
-    return !periodic && (i == 0 || i == nx - 1 || (dim == 2 && (j == 0 || j == ny - 1)));
+    return !periodic && !cell_centred && (i == 0 || i == nx - 1 || (dim == 2 && (j == 0 || j == ny - 1)));
   }
+  // The boundary condition's name (the /grid/x attribute `boundary`): periodic, dirichlet or outflow.
+  std::string boundary_type() const { return periodic ? "periodic" : cell_centred ? "outflow" : "dirichlet"; }
 };
 
 // The field cases, sorted: (type, description).

@@ -1,9 +1,10 @@
 #pragma once
 // Trajectory sets of a field case, written as data.h5 (+ an XDMF sidecar for ParaView):
 //
-//   /fields/u [members, nt, nx(, ny)]   observations: the solution plus Gaussian noise (-simulate_noise)
+//   /fields/u [members, nt, nx(, ny)]   observations: the solution (shallow water: h - 1) plus Gaussian noise
+//                                       (-simulate_noise)
 //   /fields/u_clean                     the noise-free solution (only with -simulate_clean)
-//   /grid/x [nx] (/grid/y [ny])         node coordinates
+//   /grid/x [nx] (/grid/y [ny])         node coordinates (cell centres for finite volumes)
 //   /time [nt]                          t = 0 (the initial condition, after any burn-in) .. max_time
 //   /split [members]                    0 train, 1 validation, 2 test (attribute `names`); members are
 //                                       ordered train, validation, test
@@ -18,6 +19,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,7 +60,7 @@ struct FieldsStats {
   std::int64_t steps = 0;  // TS steps of the slowest group (adaptive runs: actual steps)
 };
 
-class Solver;
+class FieldSolver;
 
 // A run in two phases, so that PETSc's solver options (-ts_*, -snes_*, -ksp_*, -pc_*) are read by the
 // constructor, before the command checks for options that nothing read.
@@ -78,7 +80,7 @@ class FieldsRun {
   FieldsConfig cfg_;
   MPI_Comm comm_, group_ = MPI_COMM_NULL;
   int ngroups_ = 1, color_ = 0, group_size_ = 1;
-  Solver* solver_ = nullptr;
+  std::unique_ptr<FieldSolver> solver_;  // the case's model (pde/field_solver.hpp)
 };
 
 inline FieldsStats simulate_fields(const Pde& pde, const FieldsConfig& cfg, MPI_Comm comm) {

@@ -30,45 +30,26 @@
 #include <cstdint>
 #include <string>
 
+#include "msrom/pde/field_solver.hpp"
 #include "msrom/pde/pde.hpp"
 
 namespace msrom::pde {
 
-class Solver {
+class Solver : public FieldSolver {
  public:
   // `dt` overrides the case's default step (<= 0: keep it).
   Solver(const Pde& pde, MPI_Comm comm, double dt = 0);
-  ~Solver();
-  Solver(const Solver&) = delete;
-  Solver& operator=(const Solver&) = delete;
+  ~Solver() override;
 
-  void set_initial(const Profile& p);
-  // Sets the time origin t0: after advance(k) the time is t0 + k * dt.
-  void start(double t0);
-  void advance(std::int64_t k);
+  void set_initial(const Profile& p) override;
+  void advance(std::int64_t k) override;
 
-  // The owned block: x indices [xs, xs + xm), y indices [ys, ys + ym) (ys = 0, ym = 1 in 1D).
-  long xs() const { return xs_; }
-  long xm() const { return xm_; }
-  long ys() const { return ys_; }
-  long ym() const { return ym_; }
-  long local_size() const { return xm_ * ym_; }
   // Copies the owned block to out (local_size values, x slowest).
-  void local_values(double* out) const;
+  void local_values(double* out) const override;
   // Sets the owned block from values in the same order.
   void set_local_values(const double* in);
   // Evaluates the full right-hand side L u + N(u) of the current field; out as in local_values.
   void rhs(double* out);
-
-  double dt() const { return dt_; }
-  double time() const;
-  bool adaptive() const { return adaptive_; }
-  // "rk/4", "arkimex/3", "exact", ...
-  const std::string& integrator() const { return integrator_; }
-  std::int64_t total_steps() const;
-  DM dm() const { return da_; }
-  Vec solution() const { return u_; }
-  MPI_Comm comm() const { return comm_; }
 
   enum class Part { full, nonstiff, stiff };
   // Callbacks' work (public for the C callbacks).
@@ -77,16 +58,9 @@ class Solver {
 
  private:
   const Pde& pde_;
-  MPI_Comm comm_;
-  DM da_ = nullptr;
-  Vec u_ = nullptr, local_ = nullptr;
-  TS ts_ = nullptr;
+  Vec local_ = nullptr;
   Mat J_ = nullptr;
-  double dt_ = 0, t0_ = 0, shift_ = 0;
-  std::int64_t step_ = 0;
-  long xs_ = 0, xm_ = 0, ys_ = 0, ym_ = 1;
-  bool adaptive_ = false;
-  std::string integrator_;
+  double shift_ = 0;
   Profile profile_;  // exact solver: the member's solution
   double exact_time_ = 0;
   void fill(const std::function<double(double, double)>& f);
