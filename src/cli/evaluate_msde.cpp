@@ -140,8 +140,7 @@ int evaluate_msde(Session& session) {
   const int sindy_substeps = static_cast<int>(opts.integer("sindy_substeps", 10, "POD-SINDy: RK4 steps per snapshot interval", 1));
   const bool with_coarse = opts.flag("evaluate_msde_coarse_dns", true, "run the coarse-DNS column (PETSc TS)");
   pde::CoarseDnsConfig cd;
-  cd.nx = opts.integer("coarse_nx", 0, "coarse-DNS grid (0: the paper's 20)", 0);
-  cd.stencil = opts.choice("coarse_dns_stencil", "data", {"data", "paper", "central"}, "KdV's u_xxx on the coarse grid");
+  pde::read_coarse_grid_options(opts, cd);
   cd.progress = read_progress_mode(opts);
   const bool figures = opts.flag("evaluate_msde_figures", true, "draw PNG figures with tools/plot_msde.py");
   const bool with_stats = opts.flag("evaluate_msde_statistics", false, "long-run statistics of the learned models "

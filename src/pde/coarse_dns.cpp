@@ -11,19 +11,26 @@
 #include "msrom/core/files.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/pde/field_solver.hpp"
+#include "msrom/pde/shallow_water.hpp"
 #include "msrom/pde/solver.hpp"
 
 namespace msrom::pde {
 
+void read_coarse_grid_options(const Options& o, CoarseDnsConfig& c) {
+  c.nx = o.integer("coarse_nx", 0, "coarse grid points in x (0: the paper's, 20 in 1-D and 8 in 2-D; Dirichlet: nodes incl. boundary; "
+                   "shallow water: cells, dividing the fine count)", 0,
+                   1L << 30);
+  c.ny = o.integer("coarse_ny", 0, "coarse grid nodes in y, 2-D cases (0: -coarse_nx)", 0, 1L << 30);
+  c.stencil = o.choice("coarse_dns_stencil", "data", {"data", "paper", "central"},
+                       "KdV u_xxx stencil of the coarse solve: data = as the data set was made (-system_stencil)");
+}
+
 CoarseDnsConfig read_coarse_dns_options(const Options& o) {
   CoarseDnsConfig c;
   c.data = o.string("data", "", "field data set written by msrom simulate (the case, its parameters and the test trajectories)");
-  c.nx = o.integer("coarse_nx", 0, "coarse grid points in x (0: the paper's, 20 in 1-D and 8 in 2-D; Dirichlet: nodes incl. boundary)", 0,
-                   1L << 30);
-  c.ny = o.integer("coarse_ny", 0, "coarse grid nodes in y, 2-D cases (0: -coarse_nx)", 0, 1L << 30);
+  read_coarse_grid_options(o, c);
   c.split = o.choice("coarse_dns_split", "test", {"test", "validation", "train", "all"}, "which trajectories of the data set to run");
-  c.stencil = o.choice("coarse_dns_stencil", "data", {"data", "paper", "central"},
-                       "KdV u_xxx stencil of the coarse solve: data = as the data set was made (-system_stencil)");
   c.output_dir = o.string("output", "coarse_dns", "output directory (rollouts.h5, eps.h5, metrics.json, figures/)");
   c.progress = read_progress_mode(o);
   return c;
@@ -47,6 +54,86 @@ std::string g17(double v) {
   throw InputError(w);
 }
 
+// Cell-centred grids (the finite-volume shallow water: n cells on [x0, x0 + L], outflow edges).
+//
+// Fine -> coarse: the mean of the r = n / N fine cells of each coarse cell (r x r blocks in 2-D), in a fixed
+// order; the coarse cell average of the fine finite-volume field, so the initial mass is kept to round-off.
+// Coarse -> fine: the natural cubic spline through the N coarse centres and two ghost centres outside them
+// that hold copies of the edge cells (the solver's zero-gradient outflow ghosts), evaluated at the fine
+// centres. In coarse index units (ghosts at -1 and N), fine centre i sits at (i + 1/2) N / n - 1/2, always
+// inside the extended grid; the ghosts' weights are added to the edge cells'. A fine centre on a coarse
+// centre (odd r, or r = 1) gets that cell's value exactly.
+std::vector<double> cell_spline_weights(long N, long n) {  // [n, N]
+  const long ne = N + 2;
+  const analysis::Grid g{ne, analysis::Boundary::natural};
+  std::vector<double> w(static_cast<std::size_t>(n * N), 0.0), e(static_cast<std::size_t>(ne), 0.0);
+  for (long j = 0; j < ne; ++j) {
+    e[j] = 1.0;
+    const auto m = analysis::spline_second_derivatives(g, e.data());
+    const long col = std::clamp(j - 1, 0L, N - 1);
+    for (long i = 0; i < n; ++i) {
+      // Extended index (fine centre + 1): ((2 i + 1) N + n) / (2 n), split exactly into segment and fraction.
+      const long num = (2 * i + 1) * N + n, den = 2 * n;
+      long k = num / den;
+      double t = static_cast<double>(num % den) / static_cast<double>(den);
+      if (k >= ne - 1) k = ne - 2, t = 1.0;
+      const double s = 1.0 - t;
+      w[static_cast<std::size_t>(i * N + col)] +=
+          s * e[k] + t * e[k + 1] + ((s * s * s - s) * m[k] + (t * t * t - t) * m[k + 1]) / 6.0;
+    }
+    e[j] = 0.0;
+  }
+  return w;
+}
+
+// Bicubic (tensor product) coarse -> fine on cell centres: along x for every coarse y-line, then along y
+// (the order of analysis::Resampler2d). Arrays [nx, ny], y fastest.
+class CellUpsampler2d {
+ public:
+  CellUpsampler2d(long cnx, long cny, long fnx, long fny)
+      : cnx_(cnx), cny_(cny), fnx_(fnx), fny_(fny), wx_(cell_spline_weights(cnx, fnx)),
+        wy_(cell_spline_weights(cny, fny)), tmp_(static_cast<std::size_t>(fnx * cny)) {}
+  void apply(const double* in, double* out) const {
+    for (long i = 0; i < fnx_; ++i) {
+      double* t = &tmp_[static_cast<std::size_t>(i * cny_)];
+      for (long j = 0; j < cny_; ++j) t[j] = 0.0;
+      const double* w = &wx_[static_cast<std::size_t>(i * cnx_)];
+      for (long k = 0; k < cnx_; ++k) {
+        const double wk = w[k];
+        const double* src = in + k * cny_;
+        for (long j = 0; j < cny_; ++j) t[j] += wk * src[j];
+      }
+    }
+    for (long i = 0; i < fnx_; ++i) {
+      const double* t = &tmp_[static_cast<std::size_t>(i * cny_)];
+      for (long jj = 0; jj < fny_; ++jj) {
+        const double* w = &wy_[static_cast<std::size_t>(jj * cny_)];
+        double v = 0;
+        for (long l = 0; l < cny_; ++l) v += w[l] * t[l];
+        out[i * fny_ + jj] = v;
+      }
+    }
+  }
+
+ private:
+  long cnx_, cny_, fnx_, fny_;
+  std::vector<double> wx_, wy_;
+  mutable std::vector<double> tmp_;
+};
+
+// Fine -> coarse on cell-centred grids: block means (rx x ry fine cells per coarse cell).
+void cell_average_2d(const double* in, long fnx, long fny, long cnx, long cny, double* out) {
+  const long rx = fnx / cnx, ry = fny / cny;
+  const double cells = static_cast<double>(rx * ry);
+  for (long I = 0; I < cnx; ++I)
+    for (long J = 0; J < cny; ++J) {
+      double s = 0;
+      for (long a = 0; a < rx; ++a)
+        for (long b = 0; b < ry; ++b) s += in[(I * rx + a) * fny + J * ry + b];
+      out[I * cny + J] = s / cells;
+    }
+}
+
 }  // namespace
 
 CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), comm_(comm) {
@@ -61,8 +148,6 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   const auto shape = f.shape("/fields/u");
   if (shape.size() != 3 && shape.size() != 4) throw InputError(who + "/fields/u is not [members, nt, nx(, ny)]");
   const auto defaults = make_case(system_, std::vector<std::pair<std::string, std::string>>{});
-  if (defaults.model != Model::stencil)
-    throw InputError(who + "coarse-dns does not support the " + system_ + " case yet (only the stencil cases)");
   if (static_cast<int>(shape.size()) - 2 != defaults.dim)
     throw InputError(who + "/fields/u has " + std::to_string(shape.size() - 2) + " space dimensions, the " + system_ +
                      " case " + std::to_string(defaults.dim));
@@ -71,6 +156,7 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   nt_ = static_cast<std::int64_t>(shape[1]);
   if (f.shape("/time") != h5::Shape{shape[1]}) throw InputError(who + "/time does not match /fields/u");
   periodic_ = defaults.periodic;
+  cells_ = defaults.cell_centred;
 
   // The trajectories of the chosen split.
   const long all = static_cast<long>(shape[0]);
@@ -95,6 +181,13 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
     throw InputError("-coarse_nx: " + std::to_string(nx) + " is finer than the data's grid (" + std::to_string(fine_nx_) + ")");
   if (ny > fine_ny_)
     throw InputError("-coarse_ny: " + std::to_string(ny) + " is finer than the data's grid (" + std::to_string(fine_ny_) + ")");
+  // Finite volumes: a coarse cell is a block of whole fine cells (its initial value is their mean).
+  if (cells_ && fine_nx_ % nx != 0)
+    throw InputError("-coarse_nx: " + std::to_string(nx) + " does not divide the data's " + std::to_string(fine_nx_) +
+                     " cells (a coarse cell is a block of fine cells)");
+  if (cells_ && fine_ny_ % ny != 0)
+    throw InputError("-coarse_ny: " + std::to_string(ny) + " does not divide the data's " + std::to_string(fine_ny_) +
+                     " cells (a coarse cell is a block of fine cells)");
 
   // The same case: the file's parameters, the coarse grid.
   std::vector<std::pair<std::string, std::string>> settings;
@@ -109,6 +202,9 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
         settings.emplace_back("system_stencil", cfg.stencil);
       else if (f.has_attribute("/", "system_stencil_central"))
         settings.emplace_back("system_stencil", f.read_double_attribute("/", "system_stencil_central") != 0 ? "central" : "paper");
+    } else if (name == "limiter_mc") {
+      if (f.has_attribute("/", "system_limiter_mc"))
+        settings.emplace_back("system_limiter", f.read_double_attribute("/", "system_limiter_mc") != 0 ? "mc" : "minmod");
     } else if (f.has_attribute("/", "system_" + name))
       settings.emplace_back("system_" + name, g17(f.read_double_attribute("/", "system_" + name)));
   }
@@ -149,7 +245,9 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
 
   make_output_directory("-output", cfg.output_dir);
   check_output_path("-output", join_path(cfg.output_dir, "rollouts.h5"));
-  solver_ = std::make_unique<Solver>(coarse_, PETSC_COMM_SELF, dt_);
+  // The case's solver (pde/field_solver.hpp): the stencil Solver or the ShallowWaterSolver, which checks the
+  // step against the CFL bound of the coarse grid (larger cells: the data's step always passes).
+  solver_ = make_field_solver(coarse_, PETSC_COMM_SELF, dt_);
   // The solver's step (-ts_dt may change it) must divide the data's snapshot interval.
   const double interval = dt_ * static_cast<double>(save_every_), ratio = interval / solver_->dt();
   steps_per_snapshot_ = static_cast<std::int64_t>(std::llround(ratio));
@@ -173,15 +271,35 @@ CoarseDnsResult CoarseDns::run() {
   // Coarse -> fine (predictions) and fine -> coarse (the initial condition).
   std::unique_ptr<analysis::Resampler> up1, down1;
   std::unique_ptr<analysis::Resampler2d> up2, down2;
-  if (dim == 1) {
+  std::unique_ptr<CellUpsampler2d> upc;
+  if (cells_) {
+    upc = std::make_unique<CellUpsampler2d>(cnx, cny, fnx, fny);
+  } else if (dim == 1) {
     up1 = std::make_unique<analysis::Resampler>(Grid{cnx, b}, Grid{fnx, b});
     down1 = std::make_unique<analysis::Resampler>(Grid{fnx, b}, Grid{cnx, b});
   } else {
     up2 = std::make_unique<analysis::Resampler2d>(Grid{cnx, b}, Grid{cny, b}, Grid{fnx, b}, Grid{fny, b});
     down2 = std::make_unique<analysis::Resampler2d>(Grid{fnx, b}, Grid{fny, b}, Grid{cnx, b}, Grid{cny, b});
   }
-  auto upsample = [&](const double* in, double* out) { dim == 1 ? up1->apply(in, out) : up2->apply(in, out); };
-  auto downsample = [&](const double* in, double* out) { dim == 1 ? down1->apply(in, out) : down2->apply(in, out); };
+  auto upsample = [&](const double* in, double* out) {
+    if (cells_)
+      upc->apply(in, out);
+    else
+      dim == 1 ? up1->apply(in, out) : up2->apply(in, out);
+  };
+  auto downsample = [&](const double* in, double* out) {
+    if (cells_)
+      cell_average_2d(in, fnx, fny, cnx, cny, out);
+    else
+      dim == 1 ? down1->apply(in, out) : down2->apply(in, out);
+  };
+  // The observed initial condition into the case's solver (the shallow-water one sets h = 1 + y, at rest).
+  auto set_initial = [&](const double* in) {
+    if (auto* sw = dynamic_cast<ShallowWaterSolver*>(solver_.get()))
+      sw->set_local_values(in);
+    else
+      dynamic_cast<Solver&>(*solver_).set_local_values(in);
+  };
 
   const auto data = h5::File::open(cfg_.data, "-data");
   h5::OutputFile out(join_path(cfg_.output_dir, "rollouts.h5"), comm_);
@@ -213,7 +331,9 @@ CoarseDnsResult CoarseDns::run() {
   if (dim == 2) fshape.push_back(static_cast<hsize_t>(fny)), cshape.push_back(static_cast<hsize_t>(cny));
   auto dpred = out.create("/ensemble/fields/u", fshape);
   auto dcoarse = out.create("/ensemble/fields/u_coarse", cshape);
-  out.attribute("/ensemble/fields/u", "meaning", std::string("coarse DNS upsampled to the fine grid (cubic spline)"));
+  out.attribute("/ensemble/fields/u", "meaning",
+                cells_ ? std::string("coarse DNS upsampled to the fine cell centres (cubic spline with outflow ghosts)")
+                       : std::string("coarse DNS upsampled to the fine grid (cubic spline)"));
   out.attribute("/ensemble/fields/u_coarse", "meaning", std::string("coarse DNS on the coarse grid (/coarse/x, /coarse/y)"));
 
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(nt, (8 << 20) / std::max(1L, nf)));
@@ -221,7 +341,7 @@ CoarseDnsResult CoarseDns::run() {
       ic(static_cast<std::size_t>(nc));
   std::vector<double> eps_local(static_cast<std::size_t>(mine.count() * nt), std::numeric_limits<double>::quiet_NaN());
   std::vector<double> status_local(static_cast<std::size_t>(mine.count()), 0.0);
-  Solver& solver = *solver_;
+  FieldSolver& solver = *solver_;
   Progress progress("coarse-dns", static_cast<double>(rounds * nt), cfg_.progress);
   MPI_Barrier(comm_);
   const double t_start = MPI_Wtime();
@@ -238,7 +358,7 @@ CoarseDnsResult CoarseDns::run() {
       for (long i = 0; i < cnx; ++i)
         for (long j = 0; j < cny; ++j)
           if (c.boundary(i, j)) ic[static_cast<std::size_t>(i * cny + j)] = 0.0;
-      solver.set_local_values(ic.data());
+      set_initial(ic.data());
       solver.start(0.0);
     }
     for (std::int64_t k0 = 0; k0 < nt; k0 += chunk) {

@@ -179,6 +179,14 @@ void ShallowWaterSolver::set_initial(const Profile& p) {
   MSROM_PETSC(DMDAVecRestoreArray(da_, u_, &a));
 }
 
+void ShallowWaterSolver::set_local_values(const double* in) {
+  Cell** a;
+  MSROM_PETSC(DMDAVecGetArray(da_, u_, &a));
+  for (long j = ys_; j < ys_ + ym_; ++j)
+    for (long i = xs_; i < xs_ + xm_; ++i) a[j][i] = {1.0 + in[(i - xs_) * ym_ + (j - ys_)], 0.0, 0.0};
+  MSROM_PETSC(DMDAVecRestoreArray(da_, u_, &a));
+}
+
 void ShallowWaterSolver::local_values(double* out) const {
   const PetscScalar* a;
   MSROM_PETSC(VecGetArrayRead(u_, &a));

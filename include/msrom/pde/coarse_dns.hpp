@@ -18,6 +18,13 @@
 //   cubic spline is evaluated at the coarse nodes. Dirichlet boundary nodes are set to the boundary value 0.
 // - Upsampling: periodic cubic spline in periodic directions; on Dirichlet grids the natural spline (s'' = 0
 //   at the ends), which is consistent with Burgers' u = 0 walls (there nu u_nn = u_t = 0).
+// - Shallow water (finite volumes on cells, outflow edges; observed h - 1): a coarse cell is a block of
+//   whole fine cells (-coarse_nx must divide the fine count; default 8 x 8). Initial condition h = 1 + the
+//   block mean of y(0) (the cell average: the initial mass to round-off), at rest; the ShallowWaterSolver on
+//   the coarse cells with the data's step (its CFL check passes a fortiori). Upsampling: the natural cubic
+//   spline through the coarse centres and one ghost centre beyond each edge holding a copy of the edge cell
+//   (the solver's zero-gradient ghosts), evaluated at the fine centres; bicubic as the tensor product.
+//   Coarse grid = fine grid reproduces the data bit for bit (noise-free data).
 // - eps is taken against the observations /fields/u (the data as the paper scores them) at every saved time,
 //   t = 0 included; mean and std (population) over all (trajectory, time) pairs of the chosen split.
 //
@@ -51,6 +58,9 @@ struct CoarseDnsConfig {
 
 // Reads -data, -coarse_nx, -coarse_ny, -coarse_dns_split, -coarse_dns_stencil, -output, -progress.
 CoarseDnsConfig read_coarse_dns_options(const Options& opts);
+// Reads only the coarse grid and stencil (-coarse_nx, -coarse_ny, -coarse_dns_stencil): for commands that run
+// the coarse DNS on their own data set (evaluate-msde).
+void read_coarse_grid_options(const Options& opts, CoarseDnsConfig& c);
 
 struct CoarseDnsResult {
   std::string system, integrator;
@@ -63,7 +73,7 @@ struct CoarseDnsResult {
   double seconds = 0;              // max over ranks
 };
 
-class Solver;
+class FieldSolver;
 
 class CoarseDns {
  public:
@@ -84,10 +94,11 @@ class CoarseDns {
   std::string system_;
   long fine_nx_ = 0, fine_ny_ = 1;
   bool periodic_ = true;
+  bool cells_ = false;  // a finite-volume (cell-centred) case: shallow water
   std::int64_t nt_ = 0, save_every_ = 1, steps_per_snapshot_ = 1;
   double dt_ = 0, seed_ = 0;
   std::vector<long> members_;
-  std::unique_ptr<Solver> solver_;
+  std::unique_ptr<FieldSolver> solver_;
 };
 
 }  // namespace msrom::pde

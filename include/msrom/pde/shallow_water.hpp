@@ -44,6 +44,9 @@ class ShallowWaterSolver : public FieldSolver {
 
   // h = p.u0(x, y) at the cell centres, hu = hv = 0.
   void set_initial(const Profile& p) override;
+  // The inverse of local_values: h = 1 + in over the owned cells (x slowest), hu = hv = 0 (the coarse DNS
+  // starts from an observed field, pde/coarse_dns.hpp).
+  void set_local_values(const double* in);
   // h - 1 over the owned cells (x slowest).
   void local_values(double* out) const override;
   // Component c (0: h, 1: hu, 2: hv) over the owned cells (x slowest).
