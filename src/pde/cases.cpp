@@ -269,6 +269,76 @@ Pde shallow_water(const Options& o) {
   return p;
 }
 
+// Incompressible flow past a cylinder (issue 11; pde/cylinder_wake.hpp): Re = U D / nu = 160, channel 4 x 1
+// with free-slip walls, uniform inflow, convective outflow, D = 0.125 at (1, 0.5); the solver grid has
+// -system_n cells across the channel. Observed: (u, v) on a window of 320 x 80 points behind the cylinder
+// (by default the centres of the full-size grid's cells over [1.125, 3.125] x [0.25, 0.75]). One trajectory;
+// its time axis is split train / validation / test at -system_train_end / -system_validation_end.
+Pde cylinder_wake(const Options& o) {
+  Pde p;
+  p.type = "cylinder_wake";
+  p.model = Model::cylinder_wake;
+  p.dim = 2;
+  p.description = "incompressible flow past a cylinder, Re 160, channel 4 x 1, D = 0.125; observed (u, v) on a "
+                  "320 x 80 window behind it";
+  const long n = o.integer("system_n", 160, "solver cells across the channel height (h = height / n)", 8, 1L << 20);
+  const double re = o.positive("system_re", 160.0, "Reynolds number U D / nu (U: mean inflow velocity)");
+  const double d = o.positive("system_diameter", 0.125, "cylinder diameter D");
+  const double length = o.positive("system_length", 4.0, "channel length (a whole number of cells)");
+  const double height = o.positive("system_height", 1.0, "channel height");
+  const double cx = o.positive("system_cx", 1.0, "cylinder centre x");
+  const double cy = o.positive("system_cy", 0.5, "cylinder centre y");
+  const std::string inflow = o.choice("system_inflow", "uniform", {"uniform", "parabolic"},
+                                      "inflow profile with mean velocity 1 (parabolic: Poiseuille)");
+  const std::string walls = o.choice("system_walls", "slip", {"slip", "noslip"}, "channel walls y = 0, height");
+  const double pert = o.real("system_perturbation", 0.5, "amplitude of the off-axis bump of the initial u (triggers "
+                             "shedding)", 0.0, 10.0);
+  const double rtol = o.real("system_ksp_rtol", 1e-6, "relative tolerance of the pressure Poisson solve", 1e-14, 1e-2);
+  p.nx = o.integer("system_window_nx", 320, "window points in x", 1, 1L << 20);
+  p.ny = o.integer("system_window_ny", 80, "window points in y", 1, 1L << 20);
+  const double wdx = o.positive("system_window_dx", 1.0 / 160, "window point spacing (x and y)");
+  p.x0 = o.real("system_window_x0", 1.125, "window's lower-left corner x (points at x0 + (i + 1/2) dx)", 0.0, length);
+  p.y0 = o.real("system_window_y0", 0.25, "window's lower-left corner y", 0.0, height);
+  const double train_end = o.positive("system_train_end", 13.0, "the training part of the time axis: t <= train_end");
+  const double val_end = o.positive("system_validation_end", 14.0, "validation: train_end < t <= validation_end; "
+                                    "test: t > validation_end");
+  if (val_end < train_end) throw InputError("-system_validation_end: must be >= -system_train_end");
+  p.forces_file = o.string("system_forces", "", "write t, Cd, Cl of every step to this CSV file (one trajectory)");
+  p.lx = wdx * static_cast<double>(p.nx);
+  p.ly = wdx * static_cast<double>(p.ny);
+  if (p.x0 + p.lx >= length || p.y0 + p.ly >= height)
+    throw InputError("-system_window_x0: the window must lie inside the channel");
+  p.periodic = false;
+  p.cell_centred = true;
+  p.fields = {"u", "v"};
+  p.observed = "velocity component on the sampling window (bilinear from the staggered grid)";
+  p.stencil_width = 1;
+  const double u_in = 1.0;
+  p.parameters = {{"n", double(n)}, {"re", re}, {"diameter", d}, {"length", length}, {"height", height},
+                  {"cx", cx}, {"cy", cy}, {"u_in", u_in}, {"nu", u_in * d / re},
+                  {"parabolic", inflow == "parabolic" ? 1.0 : 0.0}, {"no_slip", walls == "noslip" ? 1.0 : 0.0},
+                  {"perturbation", pert}, {"ksp_rtol", rtol}, {"window_x0", p.x0}, {"window_y0", p.y0},
+                  {"window_dx", wdx}, {"train_end", train_end}, {"validation_end", val_end}};
+  const bool parabolic = inflow == "parabolic";
+  p.draw = [=](const Philox&) {
+    Profile pr;
+    // The inflow profile everywhere plus a bump above the axis behind the body: the symmetric steady wake
+    // is unstable at Re 160, and the bump starts the shedding within a few time units.
+    pr.u0 = [=](double x, double y) {
+      const double base = parabolic ? 6 * u_in * y * (height - y) / (height * height) : u_in;
+      const double r2 = ((x - cx - d) * (x - cx - d) + (y - cy - 0.5 * d) * (y - cy - 0.5 * d)) / (0.25 * d * d);
+      return base + pert * u_in * std::exp(-r2);
+    };
+    return pr;
+  };
+  // dt = 2e-3 (Courant number U dt / h = 0.32 at n = 160; 0.64 at the body's shoulders), a snapshot every 5
+  // steps (t = k / 100), 10 time units (80 D / U) of burn-in: the shedding is periodic from t ~ 5 on (docs/pde.md).
+  p.stepping = {"projection", "ab2", 2e-3, 15.0, 5, 10.0};
+  p.noise = 0.0;
+  p.train = 1, p.validation = 0, p.test = 0;
+  return p;
+}
+
 struct Entry {
   std::string description;
   std::function<Pde(const Options&)> make;
@@ -285,6 +355,8 @@ const std::map<std::string, Entry>& table() {
                  [](const Options& o) { return ks(o, "ks100", 100.0, 512); }}},
       {"shallow_water", {"shallow water, radial dam break (PDEBench), [-2.5,2.5]^2 outflow, 128^2 cells, observed h - 1",
                          shallow_water}},
+      {"cylinder_wake", {"incompressible flow past a cylinder, Re 160, channel 4 x 1; observed (u, v) on a 320 x 80 "
+                         "window behind it", cylinder_wake}},
   };
   return t;
 }

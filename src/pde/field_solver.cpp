@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "msrom/core/errors.hpp"
+#include "msrom/pde/cylinder_wake.hpp"
 #include "msrom/pde/shallow_water.hpp"
 #include "msrom/pde/solver.hpp"
 
@@ -81,6 +82,8 @@ std::unique_ptr<FieldSolver> make_field_solver(const Pde& pde, MPI_Comm comm, do
   switch (pde.model) {
     case Model::shallow_water:
       return std::make_unique<ShallowWaterSolver>(pde, comm, dt);
+    case Model::cylinder_wake:
+      return std::make_unique<CylinderWakeSolver>(pde, comm, dt);
     case Model::stencil:
       break;
   }

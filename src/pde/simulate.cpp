@@ -193,26 +193,36 @@ FieldsStats FieldsRun::run() {
 
   h5::Shape shape{static_cast<hsize_t>(members), static_cast<hsize_t>(nt), static_cast<hsize_t>(pde.nx)};
   if (pde.dim == 2) shape.push_back(static_cast<hsize_t>(pde.ny));
-  auto dset = out.create("/fields/u", shape);
-  h5::Handle clean;
-  if (cfg.clean) clean = out.create("/fields/u_clean", shape);
-  for (const char* name : {"/fields/u", "/fields/u_clean"}) {
-    if (!cfg.clean && std::string(name) == "/fields/u_clean") continue;
-    out.attribute(name, "ts_dt", cfg.dt);
-    out.attribute(name, "save_every", static_cast<std::int64_t>(cfg.save_every));
-    out.attribute(name, "burn_in", cfg.burn_in);
-    out.attribute(name, "integrator", solver.integrator());
-    out.attribute(name, "noise", std::string(name) == "/fields/u" ? cfg.noise : 0.0);
-    if (!pde.observed.empty()) out.attribute(name, "observed", pde.observed);
-    out.attribute(name, "dims", std::vector<std::string>(pde.dim == 1 ? std::vector<std::string>{"member", "time", "x"}
-                                                                    : std::vector<std::string>{"member", "time", "x", "y"}));
+  // One dataset per observed component (/fields/u; cylinder_wake: /fields/u and /fields/v).
+  const auto ncomp = static_cast<long>(pde.fields.size());
+  std::vector<h5::Handle> dsets, cleans;
+  for (const auto& f : pde.fields) {
+    dsets.push_back(out.create("/fields/" + f, shape));
+    if (cfg.clean) cleans.push_back(out.create("/fields/" + f + "_clean", shape));
   }
+  for (const auto& f : pde.fields)
+    for (const std::string& name : {"/fields/" + f, "/fields/" + f + "_clean"}) {
+      const bool noisy_set = name == "/fields/" + f;
+      if (!cfg.clean && !noisy_set) continue;
+      out.attribute(name, "ts_dt", cfg.dt);
+      out.attribute(name, "save_every", static_cast<std::int64_t>(cfg.save_every));
+      out.attribute(name, "burn_in", cfg.burn_in);
+      out.attribute(name, "integrator", solver.integrator());
+      out.attribute(name, "noise", noisy_set ? cfg.noise : 0.0);
+      if (!pde.observed.empty()) out.attribute(name, "observed", pde.observed);
+      out.attribute(name, "dims",
+                    std::vector<std::string>(pde.dim == 1 ? std::vector<std::string>{"member", "time", "x"}
+                                                          : std::vector<std::string>{"member", "time", "x", "y"}));
+    }
 
   // Time chunks of the same length on every rank (collective writes), each at most ~64 MB per rank.
   long max_loc = nloc;
   MPI_Allreduce(&nloc, &max_loc, 1, MPI_LONG, MPI_MAX, comm);
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(nt, (8 << 20) / std::max(1L, max_loc)));
-  std::vector<double> buf(static_cast<std::size_t>(chunk * nloc)), noisy(buf.size());
+  const std::int64_t chunk =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(nt, (8 << 20) / std::max(1L, max_loc * ncomp)));
+  // Snapshot s of component c at [(s * ncomp + c) * nloc]; `slab` gathers one component's snapshots.
+  std::vector<double> buf(static_cast<std::size_t>(chunk * nloc * ncomp)), noisy(buf.size());
+  std::vector<double> slab(ncomp > 1 ? static_cast<std::size_t>(chunk * nloc) : 0);
   Progress progress("simulate", static_cast<double>(rounds * nt), cfg.progress);
   std::int64_t steps = 0;
   MPI_Barrier(comm);
@@ -235,19 +245,21 @@ FieldsStats FieldsRun::run() {
         for (std::int64_t s = 0; s < ns; ++s) {
           const std::int64_t k = k0 + s;
           solver.advance(k * cfg.save_every);
-          double* v = &buf[s * nloc];
+          double* v = &buf[s * nloc * ncomp];
           solver.local_values(v);
-          double* w = &noisy[s * nloc];
-          std::copy(v, v + nloc, w);
-          for (long q = 0; q < nloc; ++q)
+          double* w = &noisy[s * nloc * ncomp];
+          std::copy(v, v + nloc * ncomp, w);
+          for (long q = 0; q < nloc * ncomp; ++q)
             if (!std::isfinite(v[q]))
               throw RuntimeError("simulate: the field diverged (non-finite) at t = " + std::to_string(time[k]) +
                                  "; reduce -ts_dt");
+          // Component c's noise counters follow the previous components' (nx * ny each).
           if (cfg.noise > 0)
-            for (long i = 0; i < solver.xm(); ++i)
-              add_noise(noise_rng, static_cast<std::uint64_t>(k),
-                        static_cast<std::uint64_t>((solver.xs() + i) * pde.ny + solver.ys()), solver.ym(), cfg.noise,
-                        w + i * solver.ym());
+            for (long c = 0; c < ncomp; ++c)
+              for (long i = 0; i < solver.xm(); ++i)
+                add_noise(noise_rng, static_cast<std::uint64_t>(k),
+                          static_cast<std::uint64_t>(c * pde.nx * pde.ny + (solver.xs() + i) * pde.ny + solver.ys()),
+                          solver.ym(), cfg.noise, w + c * nloc + i * solver.ym());
         }
       h5::Shape off{static_cast<hsize_t>(have ? m : 0), static_cast<hsize_t>(k0), static_cast<hsize_t>(solver.xs())};
       h5::Shape cnt{have ? 1u : 0u, static_cast<hsize_t>(have ? ns : 0), static_cast<hsize_t>(have ? solver.xm() : 0)};
@@ -255,8 +267,16 @@ FieldsStats FieldsRun::run() {
         off.push_back(static_cast<hsize_t>(solver.ys()));
         cnt.push_back(static_cast<hsize_t>(have ? solver.ym() : 0));
       }
-      out.write_slab(dset, off, cnt, noisy.data());
-      if (cfg.clean) out.write_slab(clean, off, cnt, buf.data());
+      for (long c = 0; c < ncomp; ++c) {
+        auto component = [&](const std::vector<double>& from) {
+          if (ncomp == 1) return from.data();
+          for (std::int64_t s = 0; have && s < ns; ++s)
+            std::copy_n(&from[(s * ncomp + c) * nloc], nloc, &slab[s * nloc]);
+          return static_cast<const double*>(slab.data());
+        };
+        out.write_slab(dsets[c], off, cnt, component(noisy));
+        if (cfg.clean) out.write_slab(cleans[c], off, cnt, component(buf));
+      }
       progress.update(static_cast<double>(round * nt + k0 + ns));
     }
     if (have) steps = std::max(steps, solver.total_steps());

@@ -1,9 +1,10 @@
 #pragma once
 // The seam between a trajectory set (pde/simulate.hpp) and the solver of one trajectory: what FieldsRun needs
-// of any field solver. Two solvers implement it, chosen by the case (Pde::model):
+// of any field solver. Three solvers implement it, chosen by the case (Pde::model):
 //
 //   Solver               (pde/solver.hpp)         u_t = L u - a u (D_x u [+ D_y u]) on a DMDA of 1 dof
 //   ShallowWaterSolver   (pde/shallow_water.hpp)  (h, hu, hv) finite volumes on a DMDA of 3 dofs
+//   CylinderWakeSolver   (pde/cylinder_wake.hpp)  incompressible flow past a cylinder, MAC grid (u, v, p)
 //
 // Both integrate with PETSc TS on a DMDA over the trajectory's group communicator; the time bookkeeping
 // (start, advance to step k, step counts) is the same for both and lives here, once. The observed field is
@@ -43,7 +44,8 @@ class FieldSolver {
   long ys() const { return ys_; }
   long ym() const { return ym_; }
   long local_size() const { return xm_ * ym_; }
-  // Copies the owned block of the observed field to out (local_size values, x slowest: the file's order).
+  // Copies the owned block of each observed component (Pde::fields) to out: local_size values per component,
+  // one block after another, x slowest within a block (the file's order).
   virtual void local_values(double* out) const = 0;
 
   double dt() const { return dt_; }

@@ -31,6 +31,9 @@
 //
 // Cell centres: x_i = x0 + (i + 1/2) L / n. Its observed field is h - 1, and Profile::u0 is the initial h
 // (at rest).
+//
+// cylinder_wake (pde/cylinder_wake.hpp) is incompressible Navier-Stokes on its own MAC grid; nx x ny and
+// x0, y0, lx, ly describe its sampling window (cell-centred points), and it observes two fields, u and v.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -72,6 +75,7 @@ struct Stepping {
 enum class Model {
   stencil,        // u_t = L u - a u (D_x u [+ D_y u]) (Solver, pde/solver.hpp)
   shallow_water,  // finite-volume shallow water (ShallowWaterSolver, pde/shallow_water.hpp)
+  cylinder_wake,  // incompressible flow past a cylinder (CylinderWakeSolver, pde/cylinder_wake.hpp)
 };
 
 struct Pde {
@@ -86,6 +90,10 @@ struct Pde {
   double gravity = 0;         // shallow water: g
   double max_speed = 0;       // shallow water: a bound on |u| + sqrt(g h), for the CFL check of the step
   std::string observed;       // what /fields/u holds when it is not the solution u itself (e.g. "h - 1")
+  // The observed components, written as /fields/<name> each: FieldSolver::local_values gives local_size()
+  // values per component, one block after another in this order (cylinder_wake: u, v).
+  std::vector<std::string> fields{"u"};
+  std::string forces_file;    // cylinder_wake: CSV of the drag and lift of every step (empty: none)
   std::vector<Tap> linear;   // L
   double advection = 0;      // a
   int stencil_width = 1;     // ghost width the taps and the advection need

@@ -3,6 +3,8 @@
 //
 //   /fields/u [members, nt, nx(, ny)]   observations: the solution (shallow water: h - 1) plus Gaussian noise
 //                                       (-simulate_noise)
+//   /fields/v                           cylinder_wake: the second velocity component (same shape; one dataset
+//                                       per Pde::fields entry)
 //   /fields/u_clean                     the noise-free solution (only with -simulate_clean)
 //   /grid/x [nx] (/grid/y [ny])         node coordinates (cell centres for finite volumes)
 //   /time [nt]                          t = 0 (the initial condition, after any burn-in) .. max_time
