@@ -15,54 +15,13 @@
 
 #include "msrom/core/files.hpp"
 #include "msrom/core/hdf5.hpp"
+#include "harness.hpp"
 
 namespace {
 
-const std::string kExe = MSROM_EXE;
-const std::string kInputs = std::string(MSROM_SOURCE_DIR) + "/inputs/";
-
-std::string scratch() {
-  static std::string dir = [] {
-    std::string d = "/tmp/msrom_cyl_it_" + std::to_string(getpid());
-    msrom::make_output_directory("scratch", d);
-    return d;
-  }();
-  return dir;
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-// `msrom <args>` (under mpiexec -n np when np > 0), without this MPI singleton's OpenMPI/PMIx variables (the
-// child would join the wrong job); the OMPI_ALLOW_* permissions are kept.
-Result run(const std::string& args, int np = 0) {
-  std::string cmd = "env";
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e, k = kv.substr(0, kv.find('='));
-    const bool mpi = k.rfind("OMPI_", 0) == 0 || k.rfind("PMIX_", 0) == 0 || k.rfind("OPAL_", 0) == 0 ||
-                     k.rfind("ORTE_", 0) == 0;
-    if (mpi && k.rfind("OMPI_ALLOW", 0) != 0) cmd += " -u " + k;
-  }
-  cmd += " ";
-  if (np > 0) cmd += std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe ";
-  const std::string o = scratch() + "/stdout", e = scratch() + "/stderr";
-  cmd += kExe + " " + args + " > " + o + " 2> " + e;
-  const int rc = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(o);
-  r.err = slurp(e);
-  return r;
-}
+using msrom::it::kInputs;
+using msrom::it::run;
+using msrom::it::scratch;
 
 }  // namespace
 
@@ -111,7 +70,7 @@ TEST_CASE("simulate cylinder_wake (ci): layout, 1 vs 2 ranks, bad input", "[inte
            {"-ts_dt 0.05", "-ts_dt"},
            {"-system_walls sticky", "-system_walls"},
            {"-ts_type rk", "-ts_type"}}) {
-    const std::string bad = scratch() + "/bad.h5";
+    const std::string bad = scratch() + "/cyl_bad.h5";
     r = run(args + opt + " -output " + bad);
     INFO(opt << ": " << r.err);
     CHECK(r.code == 2);
