@@ -20,7 +20,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-. tools/bench/idle.sh  # busy, wait_idle, busy_runs
+. tools/bench/idle.sh  # busy, wait_idle, busy_runs, run_best
 
 # seconds NP MEMBERS RANKS_PER_MEMBER NY
 seconds() {
@@ -28,16 +28,6 @@ seconds() {
     -simulate_validation 0 -simulate_test 0 -simulate_noise 0 -pde_ranks_per_member "$3" -ts_dt 1e-5 \
     -ts_max_steps "$STEPS" -simulate_save_every "$STEPS" -progress never -output "$tmp/b.h5" |
     sed -n 's/.* in \([0-9.]*\) s -> .*/\1/p'
-}
-# (Runs in this shell, not in $(...) subshells, so that busy_runs counts.)
-run_best() { # NP MEMBERS RANKS_PER_MEMBER NY
-  local b="" t
-  for _ in $(seq "$REPEATS"); do
-    wait_idle
-    t=$(seconds "$@")
-    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
-  done
-  result=$b
 }
 run_best 1 1 1 1024; one=$result
 run_best 2 1 2 1024; strong=$result

@@ -19,23 +19,13 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-. tools/bench/idle.sh  # busy, wait_idle, busy_runs
+. tools/bench/idle.sh  # busy, wait_idle, busy_runs, run_best
 
 # seconds NP OUTPUT
 seconds() {
   mpiexec -n "$1" "$EXE" simulate -options_file_yaml inputs/cylinder_wake.yaml -simulate_burn_in 0 \
     -ts_max_steps "$STEPS" -pde_ranks_per_member "$1" -progress never -output "$2" |
     sed -n 's/.* in \([0-9.]*\) s -> .*/\1/p'
-}
-# (Runs in this shell, not in $(...) subshells, so that busy_runs counts.)
-run_best() { # NP OUTPUT
-  local b="" t
-  for _ in $(seq "$REPEATS"); do
-    wait_idle
-    t=$(seconds "$@")
-    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
-  done
-  result=$b
 }
 run_best 1 "$tmp/one.h5"; one=$result
 run_best 2 "$tmp/two.h5"; two=$result

@@ -19,23 +19,13 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-. tools/bench/idle.sh  # busy, wait_idle, busy_runs
+. tools/bench/idle.sh  # busy, wait_idle, busy_runs, run_best
 
 # seconds NP RANKS_PER_MEMBER OUTPUT [MEMBERS]
 seconds() {
   mpiexec -n "$1" "$EXE" simulate -options_file_yaml inputs/shallow_water.yaml -simulate_train "${4:-1}" \
     -simulate_validation 0 -simulate_test 0 -pde_ranks_per_member "$2" -progress never -output "$3" |
     sed -n 's/.* in \([0-9.]*\) s -> .*/\1/p'
-}
-# (Runs in this shell, not in $(...) subshells, so that busy_runs counts.)
-run_best() { # NP RANKS_PER_MEMBER OUTPUT [MEMBERS]
-  local b="" t
-  for _ in $(seq "$REPEATS"); do
-    wait_idle
-    t=$(seconds "$@")
-    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
-  done
-  result=$b
 }
 run_best 1 1 "$tmp/one.h5"; one=$result
 run_best 2 2 "$tmp/two.h5"; two=$result

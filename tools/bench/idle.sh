@@ -1,6 +1,7 @@
 # Sourced by the scaling benchmarks (tools/bench/*_scaling.sh): a 2-rank run next to another busy process
 # time-shares a core, so every run first waits (up to WAIT_IDLE seconds, default 300) until the CPUs are
-# < 10% busy over 2 s; busy_runs counts the runs that started on a busy machine anyway.
+# < 10% busy over 2 s; busy_runs counts the runs that started on a busy machine anyway. run_best runs the
+# sourcing script's `seconds ARGS...` (which prints one run's time) REPEATS times and sets result to the best.
 WAIT_IDLE=${WAIT_IDLE:-300}
 busy_runs=0
 # Busy fraction of all CPUs over 2 s, in percent (from /proc/stat).
@@ -17,4 +18,15 @@ wait_idle() {
     waited=$((waited + 2))
     if [ "$waited" -ge "$WAIT_IDLE" ]; then busy_runs=$((busy_runs + 1)); return; fi
   done
+}
+# run_best ARGS...: the best of REPEATS calls of `seconds ARGS...`, each after wait_idle, in $result.
+# (Runs in this shell, not in a $(...) subshell, so that busy_runs counts.)
+run_best() {
+  local b="" t
+  for _ in $(seq "$REPEATS"); do
+    wait_idle
+    t=$(seconds "$@")
+    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
+  done
+  result=$b
 }
