@@ -1173,17 +1173,14 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   CHECK(g.err.find("-msde_init") != std::string::npos);
 }
 
-TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, rolled out and scored on the grid",
-          "[integration][msde][2d]") {
-  const std::string dir = scratch() + "/msde_2d", data = dir + "/data.h5";
-  msrom::make_output_directory("test", dir);
-  auto r = run("simulate -options_file_yaml " + kInputs + "burgers2d_ci.yaml -progress never -output " + data);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  // 64 x 64 -> 8 x 8 cells (stride 8), 5 x 5 CNN kernels.
+// learn-msde on a 2-D ci data set (-> 8 x 8 coarse cells, 5 x 5 CNN kernels, n_eta 0 then 2, 20 + 20 steps) on
+// 1 rank (dir/a.h5) and on 2 ranks (dir/b.h5): the trained parameters are bitwise the same, fine_ny is the grid's.
+// Returns the learn-msde command up to its -output, for more runs.
+static std::string learn_2d_one_and_two_ranks(const std::string& dir, const std::string& data, int window, int fine_ny) {
   const std::string learn = "learn-msde -data " + data + " -msde_n_zeta 64 -msde_cnn_kernel 5 -msde_iterations 20,20 "
-                            "-msde_eta_schedule 0,2 -msde_window 16 -msde_val_every 10 -progress never -output ";
-  r = run(learn + dir + "/a.h5");
+                            "-msde_eta_schedule 0,2 -msde_window " + std::to_string(window) +
+                            " -msde_val_every 10 -progress never -output ";
+  auto r = run(learn + dir + "/a.h5");
   INFO(r.err);
   REQUIRE(r.code == 0);
   r = run(learn + dir + "/b.h5", 2);
@@ -1191,7 +1188,20 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   REQUIRE(r.code == 0);
   const auto a = msrom::h5::File::open(dir + "/a.h5"), b = msrom::h5::File::open(dir + "/b.h5");
   CHECK(a.read("/msde/eta_2/params") == b.read("/msde/eta_2/params"));
-  CHECK(a.read_double_attribute("/msde/eta_2", "fine_ny") == 64.0);
+  CHECK(a.read_double_attribute("/msde/eta_2", "fine_ny") == static_cast<double>(fine_ny));
+  return learn;
+}
+
+TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, rolled out and scored on the grid",
+          "[integration][msde][2d]") {
+  const std::string dir = scratch() + "/msde_2d", data = dir + "/data.h5";
+  msrom::make_output_directory("test", dir);
+  auto r = run("simulate -options_file_yaml " + kInputs + "burgers2d_ci.yaml -progress never -output " + data);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // 64 x 64 -> 8 x 8 cells (stride 8).
+  const std::string learn = learn_2d_one_and_two_ranks(dir, data, 16, 64);
+  const auto a = msrom::h5::File::open(dir + "/a.h5");
   CHECK(a.read_double_attribute("/msde/eta_2", "n_zeta") == 64.0);
   r = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 4 -evaluate_msde_figures false "
           "-output " + dir + "/eval", 2);
@@ -1346,18 +1356,8 @@ TEST_CASE("Method B on shallow water (ci): simulate, learn-msde on 1 and 2 ranks
   auto r = run("simulate -options_file_yaml " + kInputs + "shallow_water_ci.yaml -progress never -output " + data);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  // 32 x 32 cells -> 8 x 8 (stride 4), 5 x 5 CNN kernels; 11 snapshots.
-  const std::string learn = "learn-msde -data " + data + " -msde_n_zeta 64 -msde_cnn_kernel 5 -msde_iterations 20,20 "
-                            "-msde_eta_schedule 0,2 -msde_window 8 -msde_val_every 10 -progress never -output ";
-  r = run(learn + dir + "/a.h5");
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  r = run(learn + dir + "/b.h5", 2);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const auto a = msrom::h5::File::open(dir + "/a.h5"), b = msrom::h5::File::open(dir + "/b.h5");
-  CHECK(a.read("/msde/eta_2/params") == b.read("/msde/eta_2/params"));
-  CHECK(a.read_double_attribute("/msde/eta_2", "fine_ny") == 32.0);
+  // 32 x 32 cells -> 8 x 8 (stride 4); 11 snapshots.
+  learn_2d_one_and_two_ranks(dir, data, 8, 32);
   // The coarse-DNS column: the shallow-water solver on the model's 8 x 8 cells (the evaluate-msde default).
   r = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 4 -evaluate_msde_figures false "
           "-output " + dir + "/eval", 2);
