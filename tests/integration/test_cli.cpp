@@ -1120,6 +1120,14 @@ TEST_CASE("learn-msde -msde_init: a schedule run in two parts equals the one run
                    {dir + "/bad.h5", dir + "/bad.h5.part", dir + "/bad.h5.ckpt"});
 }
 
+// The mean over time of an ensemble file's eps(t): evaluate-msde's eps_mean of the same rollouts.
+static double mean_eps(const msrom::h5::File& f) {
+  const auto eps = f.read("/ensemble/eps");
+  double e = 0;
+  for (double x : eps) e += x / static_cast<double>(eps.size());
+  return e;
+}
+
 TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as local, rolled out and scored",
           "[integration][msde][local]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_local";
@@ -1156,9 +1164,7 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   {
     const auto r1 = msrom::h5::File::open(dir + "/roll1.h5"), r2 = msrom::h5::File::open(dir + "/roll2.h5");
     CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
-    double e = 0;
-    for (double x : r1.read("/ensemble/eps")) e += x / 101.0;
-    CHECK(e == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+    CHECK(mean_eps(r1) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
   }
   // A global model's member is not split.
   REQUIRE(run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output " + dir + "/g.h5").code == 0);
@@ -1220,9 +1226,7 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   {
     const auto f = msrom::h5::File::open(dir + "/roll.h5");
     CHECK(f.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 51, 64, 64});
-    double e = 0;
-    for (double x : f.read("/ensemble/eps")) e += x / 51.0;
-    CHECK(e == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+    CHECK(mean_eps(f) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
   }
   // A 2-D model does not take 1-D data.
   r = run("ensemble -model " + dir + "/a.h5 -data " + msde_data() + " -output " + dir + "/roll1d.h5");
@@ -1383,8 +1387,6 @@ TEST_CASE("Method B on shallow water (ci): simulate, learn-msde on 1 and 2 ranks
   {
     const auto f = msrom::h5::File::open(dir + "/roll.h5");
     CHECK(f.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 11, 32, 32});
-    double e = 0;
-    for (double x : f.read("/ensemble/eps")) e += x / 11.0;
-    CHECK(e == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+    CHECK(mean_eps(f) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
   }
 }
