@@ -2,7 +2,8 @@
 """Draw the figures of `msrom evaluate-msde`: eps(t) per model, space-time diagrams, energy spectra.
 
 Reads DIR/msde_eval.h5 (/time, /eps/<model> [trajectories, nt], /fields/<name> [nt, nx] or [nt, nx, ny]
-of the first trajectory of the scored split, truth included) and DIR/metrics.json, and writes into
+of the first trajectory of the scored split, truth included; [nt, C, ...] for a field of C components, named
+by the attribute /fields/components, of which the figures show the first) and DIR/metrics.json, and writes into
 DIR/figures:
   eps.png       eps(t) = ||y - y_hat|| / ||y|| per model: mean over trajectories and +- one std
   fields.png    1-D: space-time diagrams (x across, t up): the data, then for each learned or baseline
@@ -43,11 +44,18 @@ def read(path):
             t = np.asarray(f["time"][()])
             eps = {k: np.asarray(f["eps"][k][()]) for k in f["eps"]}
             fields = {k: np.asarray(f["fields"][k][()]) for k in f["fields"]}
+            comps = [c.decode() if isinstance(c, bytes) else str(c)
+                     for c in np.atleast_1d(f["fields"].attrs.get("components", ["u"]))]
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise InputError(f"{path}: not readable ({str(e).splitlines()[0]})")
     for k, e in eps.items():
         if e.ndim != 2 or e.shape[1] != t.size:
             raise InputError(f"{path}: /eps/{k} is not [trajectories, {t.size}]")
+    if len(comps) > 1:  # [nt, C, nx(, ny)]: the figures show the first component
+        for k, u in fields.items():
+            if u.ndim < 3 or u.shape[1] != len(comps):
+                raise InputError(f"{path}: /fields/{k} has no axis of the {len(comps)} components {comps}")
+        fields = {k: u[:, 0] for k, u in fields.items()}
     shape = fields["truth"].shape
     for k, u in fields.items():
         if u.ndim not in (2, 3) or u.shape[0] != t.size or u.shape != shape:

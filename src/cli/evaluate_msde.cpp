@@ -50,16 +50,25 @@ vi::RolloutOptions read_rollout_options(const Options& o) {
 }
 
 // The data's shape of one snapshot: [nx] (1-D) or [nx, ny] (2-D; fine_ny = nx rows of ny points, the last
-// axis fastest, as /fields/u of msrom simulate).
-h5::Shape snapshot_shape(Eigen::Index n_y, int fine_ny) {
-  if (fine_ny <= 1) return {static_cast<hsize_t>(n_y)};
-  return {static_cast<hsize_t>(fine_ny), static_cast<hsize_t>(n_y / fine_ny)};
+// axis fastest, as /fields/u of msrom simulate); several components: [C, nx(, ny)] (component-slowest, as
+// vi::Trajectories stacks them).
+h5::Shape snapshot_shape(Eigen::Index n_y, int fine_ny, int components) {
+  const Eigen::Index n = n_y / components;
+  h5::Shape s;
+  if (components > 1) s.push_back(static_cast<hsize_t>(components));
+  if (fine_ny <= 1) {
+    s.push_back(static_cast<hsize_t>(n));
+  } else {
+    s.push_back(static_cast<hsize_t>(fine_ny));
+    s.push_back(static_cast<hsize_t>(n / fine_ny));
+  }
+  return s;
 }
 
-void write_field(h5::OutputFile& out, const std::string& name, const Eigen::MatrixXd& f, int fine_ny) {
-  // n_y x nt column-major = [nt, nx(, ny)] row-major.
+void write_field(h5::OutputFile& out, const std::string& name, const Eigen::MatrixXd& f, const vi::Trajectories& like) {
+  // n_y x nt column-major = [nt, (C,) nx(, ny)] row-major.
   h5::Shape shape{static_cast<hsize_t>(f.cols())};
-  for (hsize_t d : snapshot_shape(f.rows(), fine_ny)) shape.push_back(d);
+  for (hsize_t d : snapshot_shape(f.rows(), like.fine_ny, like.fields())) shape.push_back(d);
   out.write(name, shape, f.data());
 }
 
@@ -101,8 +110,9 @@ int ensemble_msde(Session& session) {
     all.reserve(static_cast<std::size_t>(K) * nt * nx);
     for (const auto& f : p.fields) all.insert(all.end(), f.data(), f.data() + f.size());
     h5::Shape shape{static_cast<hsize_t>(K), nt};
-    for (hsize_t d : snapshot_shape(loaded.model.n_y, traj.fine_ny)) shape.push_back(d);
+    for (hsize_t d : snapshot_shape(loaded.model.n_y, traj.fine_ny, traj.fields())) shape.push_back(d);
     out.write("/ensemble/fields/u", shape, all.data());
+    out.attribute("/ensemble/fields/u", "components", traj.components);  // [K, nt, C, ...] when C > 1
     Eigen::MatrixXd eT = p.eps.transpose();  // row-major [K, nt]
     out.write("/ensemble/eps", {static_cast<hsize_t>(K), nt}, eT.data());
     out.write("/time", {nt}, traj.time.data());
@@ -151,7 +161,12 @@ int evaluate_msde(Session& session) {
   const int stats_bins = static_cast<int>(opts.integer("stats_bins", 100, "statistics: histogram bins of u", 2, 100000));
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   std::unique_ptr<pde::CoarseDns> coarse;
-  if (!help_requested() && with_coarse) {
+  bool no_coarse_case = false;  // a system without a coarse DNS (the cylinder wake): the column stays empty
+  if (!help_requested() && with_coarse && !data.empty()) {
+    const auto f = h5::File::open(data, "-data");
+    no_coarse_case = f.has_attribute("/", "system") && !pde::coarse_dns_available(f.read_string_attribute("/", "system"));
+  }
+  if (!help_requested() && with_coarse && !no_coarse_case) {
     if (data.empty()) throw InputError("-data: no data file given");
     if (output.empty()) throw InputError("-output: no output directory given");
     if (model_path.empty()) throw InputError("-model: no model file given");
@@ -243,8 +258,9 @@ int evaluate_msde(Session& session) {
       Eigen::MatrixXd eT = eps[n].transpose();
       out.write("/eps/" + n, {static_cast<hsize_t>(K), static_cast<hsize_t>(nt)}, eT.data());
     }
-    write_field(out, "/fields/truth", test.u[0], test.fine_ny);
-    for (const auto& [n, f] : fields) write_field(out, "/fields/" + n, f, test.fine_ny);
+    write_field(out, "/fields/truth", test.u[0], test);
+    for (const auto& [n, f] : fields) write_field(out, "/fields/" + n, f, test);
+    out.attribute("/fields", "components", test.components);  // [nt, C, ...] when C > 1
     out.attribute("/eps", "names", names);
     out.attribute("/eps", "data", data);
     out.attribute("/eps", "model", model_path);
@@ -287,6 +303,7 @@ int evaluate_msde(Session& session) {
       v += buf;
     }
     std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
+    if (no_coarse_case) std::printf("coarse DNS: none for this system (its data are a window of the domain)\n");
     for (const auto& [n, st] : stats)
       std::printf("long-run statistics, %s (%d samples per trajectory, each decoded alone): energy spectrum max "
                   "relative error over k = 1..%d: %.4f; KL(PDF of u): %.5f; time-ACF max error (%d lags): %.4f%s\n",

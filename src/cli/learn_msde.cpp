@@ -110,7 +110,7 @@ int learn_msde(Session& session) {
   const std::string data = opts.string("data", "", "field data set written by msrom simulate (train and validation splits)");
   const std::string output = opts.string("output", "model.h5", "model file to write (/msde/eta_<k>); metrics.json beside it");
   vi::MsdeConfig c;
-  c.n_zeta = static_cast<int>(opts.integer("msde_n_zeta", 20, "coarse cells n_zeta (must divide the grid)", 1));
+  c.n_zeta = static_cast<int>(opts.integer("msde_n_zeta", 20, "coarse cells n_zeta (must divide the grid; per component of a multi-component field)", 1));
   auto schedule = ints_of(opts.reals("msde_eta_schedule", {0, 1, 2, 3, 4, 5},
                                      "augmentation schedule: n_eta of each stage (increasing; 0 = implicit-scale)"),
                           "msde_eta_schedule", 0);
@@ -171,8 +171,8 @@ int learn_msde(Session& session) {
   std::unique_ptr<vi::Trajectories> val;
   {
     const auto f = h5::File::open(data, "-data");
-    bool has_val = false;
-    if (f.exists("/split"))
+    bool has_val = train.split_by_time;
+    if (!has_val && f.exists("/split"))
       for (double v : f.read("/split")) has_val = has_val || v == 1;
     if (has_val) val = std::make_unique<vi::Trajectories>(vi::read_trajectories(data, 1));
   }
@@ -222,6 +222,8 @@ int learn_msde(Session& session) {
   if (val) vi::normalise(*val, norm);
   c.n_y = static_cast<int>(train.u[0].rows());
   c.fine_ny = train.fine_ny;
+  c.fields = train.fields();  // -msde_n_zeta counts the cells of one component; zeta has C channels on them
+  c.n_zeta *= c.fields;
   {
     vi::MsdeConfig probe = c;  // the sizes are checked before any work (InputError names the cause)
     probe.n_eta = schedule.back();

@@ -108,6 +108,19 @@ bool File::exists(const std::string& object) const {
   return H5Lexists(id(), object.c_str(), H5P_DEFAULT) > 0;
 }
 
+std::vector<std::string> File::children(const std::string& group) const {
+  std::vector<std::string> names;
+  if (!exists(group)) return names;
+  auto add = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  hsize_t idx = 0;
+  if (H5Literate_by_name(id(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, &idx, add, &names, H5P_DEFAULT) < 0)
+    fail("cannot list the group " + group);
+  return names;
+}
+
 Shape File::shape(const std::string& dataset) const {
   if (!exists(dataset)) fail("no dataset " + dataset);
   Handle d(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);

@@ -17,6 +17,10 @@
 
 namespace msrom::pde {
 
+bool coarse_dns_available(const std::string& system) {
+  return is_case(system) && system != "cylinder_wake";
+}
+
 void read_coarse_grid_options(const Options& o, CoarseDnsConfig& c) {
   c.nx = o.integer("coarse_nx", 0, "coarse grid points in x (0: the paper's, 20 in 1-D and 8 in 2-D; Dirichlet: nodes incl. boundary; "
                    "shallow water: cells, dividing the fine count)", 0,
@@ -147,6 +151,8 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   if (!is_case(system_)) throw InputError(who + "system '" + system_ + "' is not a field case");
   const auto shape = f.shape("/fields/u");
   if (shape.size() != 3 && shape.size() != 4) throw InputError(who + "/fields/u is not [members, nt, nx(, ny)]");
+  if (!coarse_dns_available(system_))
+    throw InputError(who + "no coarse DNS of the " + system_ + " case (its data are a window of the domain)");
   const auto defaults = make_case(system_, std::vector<std::pair<std::string, std::string>>{});
   if (static_cast<int>(shape.size()) - 2 != defaults.dim)
     throw InputError(who + "/fields/u has " + std::to_string(shape.size() - 2) + " space dimensions, the " + system_ +

@@ -45,7 +45,7 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
       mesh_(mesh),
       cells_(mesh.size()),
       samples_(samples),
-      channels_(1 + model.n_eta),
+      channels_(model.fields + model.n_eta),
       radius_(model.macro_drift.radius()) {
   if (!model.local)
     throw InputError("vi::DistributedRollout: the model has a global eta (n_eta = " + std::to_string(model.n_eta) +
@@ -91,7 +91,7 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   g_ = model.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
   const long taps = mesh.dims == 1 ? 2L * radius_ + 1 : (2L * radius_ + 1) * (2L * radius_ + 1);
   in_.resize(taps * channels_, std::min<long>(kColumnBlock, owned_cells() * samples_));
-  fmacro_.resize(1, owned_cells() * samples_);
+  fmacro_.resize(model.fields, owned_cells() * samples_);
   fmicro_.resize(model.n_eta, owned_cells() * samples_);
 }
 
@@ -153,8 +153,10 @@ MatrixXd DistributedRollout::drift() {
   MatrixXd f(owned_cells() * channels_, samples_);
   for (long k = 0; k < owned_cells(); ++k)
     for (int s = 0; s < samples_; ++s) {
-      f(k * channels_, s) = fmacro_(0, k * samples_ + s);
-      for (int c = 1; c < channels_; ++c) f(k * channels_ + c, s) = fmicro_(c - 1, k * samples_ + s);
+      for (int c = 0; c < channels_; ++c) {
+        const long col = k * samples_ + s;
+        f(k * channels_ + c, s) = c < model_.fields ? fmacro_(c, col) : fmicro_(c - model_.fields, col);
+      }
     }
   return f;
 }
@@ -175,7 +177,7 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
         const std::uint64_t base = (static_cast<std::uint64_t>(cell(k)) * S + static_cast<std::uint64_t>(s)) * C;
         double* v = x + col * channels_;
         for (int c = 0; c < channels_; ++c) {
-          const double f = c == 0 ? fmacro_(0, col) : fmicro_(c - 1, col);
+          const double f = c < model_.fields ? fmacro_(c, col) : fmicro_(c - model_.fields, col);
           v[c] = v[c] + h * f + gs[c] * rng.normal(step, base + static_cast<std::uint64_t>(c));
         }
       }

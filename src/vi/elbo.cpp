@@ -51,6 +51,7 @@ ElboTerms Elbo::evaluate(const MsdeModel& model, const Eigen::Ref<const MatrixXd
 ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y, const Eigen::Ref<const VectorXd>& t,
                     const Eigen::Ref<const MatrixXd>& eps, double beta, VectorXd* grad) {
   const int D = model.latent_dim(), nz = model.n_zeta, ne = model.n_eta, ny = model.n_y, s = model.stride;
+  const int C = model.fields, np = ny / C;
   const int er = model.eta_rows();  // the eta block of z: n_eta (global) or n_eta n_zeta (local)
   const Index B = Y.cols();
   if (Y.rows() != ny || B < 2 || t.size() != B || eps.rows() != D || eps.cols() != B)
@@ -63,11 +64,15 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
 
   // ---- 1. encoder: node means mu (D x B), node log-variances (constants).
   mu_.resize(D, B);
-  model.filter.apply(Y, s, mu_.topRows(nz));
+  model.filter_fields(Y, s, mu_.topRows(nz));
   if (ne > 0) {
     Gy_.resize(ny, B);
-    model.filter.apply(Y, 1, Gy_);
+    model.filter_fields(Y, 1, Gy_);
     R_ = Y - Gy_;  // the sub-filter residual
+    if (C > 1) {   // the CNN's input channels
+      MsdeModel::to_channel_fastest(R_, C, np, gtmp_);
+      R_.swap(gtmp_);
+    }
     enc_tapes_.resize(model.encoder_convs.size());
     const double* hp = R_.data();
     Index hr = ny;
@@ -98,8 +103,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
 
   // ---- 4. decoder and log-likelihood.
   Dz_.resize(ny, B);
-  model.filter.apply_transpose(z_.topRows(nz), s, Dz_);
-  Dz_ *= model.decode_scale();
+  model.decode_zeta(z_.topRows(nz), Dz_);
   a_ = softplus_of(model.decoder_rho_zeta);
   if (ne > 0) {
     model.eta_decoder_forward(z_.bottomRows(er), dec_eta_tape_);
@@ -111,7 +115,12 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       hp = out.data();
       hr = out.rows();
     }
-    De_ = Eigen::Map<const MatrixXd>(hp, hr, B);
+    if (C == 1) {
+      De_ = Eigen::Map<const MatrixXd>(hp, hr, B);
+    } else {
+      De_.resize(ny, B);
+      MsdeModel::to_channel_slowest(Eigen::Map<const MatrixXd>(hp, hr, B), C, np, De_);
+    }
     b_ = softplus_of(model.decoder_rho_eta);
     s2_ = (a_.array() * b_.array() / (a_.array() + b_.array())).matrix();
     cc_ = s2_.cwiseQuotient(b_);
@@ -162,6 +171,10 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
     seg("decoder/variance_eta") = (gb * sigmoid_of(model.decoder_rho_eta).array()).matrix();
     // micro decoder: mean += cc .* D_eta
     gh_ = cc_.asDiagonal() * gy_;
+    if (C > 1) {
+      MsdeModel::to_channel_fastest(gh_, C, np, gtmp_);
+      std::swap(gh_, gtmp_);
+    }
     for (int l = static_cast<int>(model.decoder_convs.size()) - 1; l >= 0; --l) {
       model.decoder_convs[l].backward(dec_tapes_[l], gh_, seg_n("decoder/conv" + std::to_string(l)), &gtmp_, ws_);
       std::swap(gh_, gtmp_);
@@ -172,9 +185,9 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   }
   // macro decoder D_zeta = c G_s^T zeta (c = s^dims): dzeta = c G_s gy, dsigma = c d<gy, G_s^T zeta>/dsigma.
   const double c = model.decode_scale();
-  model.filter.apply(gy_, s, gz_.topRows(nz));
+  model.filter_fields(gy_, s, gz_.topRows(nz));
   gz_.topRows(nz) *= c;
-  seg("filter/log_std")[0] += c * model.filter.log_std_gradient(gy_, z_.topRows(nz), s);
+  seg("filter/log_std")[0] += c * model.filter_log_std_gradient(gy_, z_.topRows(nz), s);
 
   // ---- drift residual: r = dm - f - A .* sq .* eps, term -beta (w/2) sum r^2 / Sigma.
   const MatrixXd gr = (-beta * w) * (r_.array().colwise() / Sigma_.array()).matrix();
@@ -214,7 +227,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   gmu_ = dV_.leftCols(D).transpose();
 
   // ---- encoder.
-  seg("filter/log_std")[0] += model.filter.log_std_gradient(Y, gmu_.topRows(nz), s);
+  seg("filter/log_std")[0] += model.filter_log_std_gradient(Y, gmu_.topRows(nz), s);
   if (ne > 0) {
     model.eta_readout_backward(enc_eta_tape_, gmu_.bottomRows(er), G, gh_, ws_);
     for (int l = static_cast<int>(model.encoder_convs.size()) - 1; l >= 0; --l) {
@@ -222,7 +235,12 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
       std::swap(gh_, gtmp_);
     }
     // R = Y - G_1 Y: the filter sees the cotangent -gR.
-    seg("filter/log_std")[0] -= model.filter.log_std_gradient(Y, gh_, 1);
+    if (C > 1) {
+      gtmp_.resize(ny, B);
+      MsdeModel::to_channel_slowest(gh_, C, np, gtmp_);
+      std::swap(gh_, gtmp_);
+    }
+    seg("filter/log_std")[0] -= model.filter_log_std_gradient(Y, gh_, 1);
   }
   return terms;
 }

@@ -86,6 +86,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
   out.attribute(g, "eta_field", std::string(c.local_eta ? "local" : "global"));
   out.attribute(g, "fine_ny", double(c.fine_ny));
+  out.attribute(g, "fields", double(c.fields));
   out.attribute(g, "norm_mean", norm.mean);
   out.attribute(g, "norm_scale", norm.scale);
   std::vector<std::string> names;
@@ -173,6 +174,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
     if (!(v >= 1 && v <= 1e6) || v != std::floor(v)) throw InputError(who + "attribute fine_ny of " + g + " is " + std::to_string(v));
     c.fine_ny = static_cast<int>(v);
   }
+  if (f.has_attribute(g, "fields")) {  // files before the multi-component model hold one component
+    const double v = number("fields");
+    if (!(v >= 1 && v <= 64) || v != std::floor(v)) throw InputError(who + "attribute fields of " + g + " is " + std::to_string(v));
+    c.fields = static_cast<int>(v);
+  }
   if (c.n_y < 1 || c.n_y > 100000000 || c.n_zeta < 1 || c.n_eta < 0 || c.stencil_radius < 0 || c.cnn_kernel < 1 ||
       c.cnn_kernel % 2 == 0 || c.cnn_stride < 1 || !(c.gp.lengthscale > 0) || !(c.gp.nugget > 0))
     throw InputError(who + g + ": invalid model sizes");
@@ -238,7 +244,7 @@ void init_local_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   // decoder_cell: W (n_eta x C_last) (the adjoint's layout), b (C_last): the old input rows
   next.decoder_cell.weight().topRows(je) = prev.decoder_cell.weight();
   next.decoder_cell.bias() = prev.decoder_cell.bias();
-  copy_mlp(next.micro_local.mlp(), prev.micro_local.mlp(), 1 + next.n_eta, 1 + je, je);
+  copy_mlp(next.micro_local.mlp(), prev.micro_local.mlp(), next.fields + next.n_eta, next.fields + je, je);
 }
 }  // namespace
 
@@ -246,7 +252,8 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   MsdeConfig a = next.config, b = prev.config;
   a.n_eta = b.n_eta = 0;
   a.seed = b.seed = 0;
-  const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.fine_ny == b.fine_ny && a.stencil_radius == b.stencil_radius &&
+  const bool same = a.n_y == b.n_y && a.n_zeta == b.n_zeta && a.fine_ny == b.fine_ny && a.fields == b.fields &&
+                    a.stencil_radius == b.stencil_radius &&
                     a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
                     a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
                     a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden &&
@@ -262,7 +269,8 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   next.diffusion_rho.head(prev.diffusion_rho.size()) = prev.diffusion_rho;
   // macro drift: global, input columns [stencil (2r+1) | eta_1..eta_je] keep their places; local, the
   // stencil's points are blocks of C channels, whose first C_prev columns are the old channels.
-  copy_mlp(next.macro_drift.mlp(), prev.macro_drift.mlp(), next.local ? 1 + next.n_eta : 0, next.local ? 1 + je : 0, 1);
+  const int C = next.fields;
+  copy_mlp(next.macro_drift.mlp(), prev.macro_drift.mlp(), next.local ? C + next.n_eta : 0, next.local ? C + je : 0, C);
   if (je == 0) return;
   if (next.local) {
     init_local_from_previous_stage(next, prev);

@@ -54,15 +54,19 @@ std::vector<int> spread_strides(int s, std::size_t layers) {
 }  // namespace
 
 MsdeModel::MsdeModel(const MsdeConfig& c)
-    : config(c), n_y(c.n_y), n_zeta(c.n_zeta), n_eta(c.n_eta), local(c.local_eta) {
-  if (n_y < 1 || n_zeta < 1 || n_eta < 0 || c.fine_ny < 1 || n_y % n_zeta != 0 || n_y % c.fine_ny != 0)
+    : config(c), n_y(c.n_y), n_zeta(c.n_zeta), n_eta(c.n_eta), fields(c.fields), local(c.local_eta) {
+  if (fields < 1 || n_y < 1 || n_zeta < 1 || n_eta < 0 || c.fine_ny < 1 || n_y % fields != 0 || n_zeta % fields != 0)
+    throw InputError(where(c) + ": n_y and n_zeta must be positive multiples of the " + std::to_string(fields) +
+                     " field components");
+  const int points = n_y / fields, ncells = n_zeta / fields;  // of one component
+  if (points % ncells != 0 || points % c.fine_ny != 0)
     throw InputError(where(c) + ": n_zeta must divide n_y, and both be positive");
-  fine = c.fine_ny > 1 ? nn::Grid{2, n_y / c.fine_ny, c.fine_ny} : nn::Grid{1, n_y, 1};
+  fine = c.fine_ny > 1 ? nn::Grid{2, points / c.fine_ny, c.fine_ny} : nn::Grid{1, points, 1};
   if (fine.dims == 1) {
-    stride = n_y / n_zeta;
+    stride = points / ncells;
   } else {
-    stride = static_cast<int>(std::lround(std::sqrt(double(n_y / n_zeta))));
-    if (Index{stride} * stride * n_zeta != n_y || fine.nx % stride != 0 || fine.ny % stride != 0)
+    stride = static_cast<int>(std::lround(std::sqrt(double(points / ncells))));
+    if (Index{stride} * stride * ncells != points || fine.nx % stride != 0 || fine.ny % stride != 0)
       throw InputError(where(c) + ": the " + std::to_string(fine.nx) + " x " + std::to_string(fine.ny) +
                        " grid has no stride s with (nx / s) (ny / s) = n_zeta");
   }
@@ -79,7 +83,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
         throw InputError(where(c) + ": cnn stride " + std::to_string(c.cnn_stride) + " to the power " +
                          std::to_string(c.cnn_channels.size()) + " must divide n_y" +
                          (g.dims == 2 ? " (both axes of the grid)" : ""));
-      const int cin = l == 0 ? 1 : c.cnn_channels[l - 1];
+      const int cin = l == 0 ? fields : c.cnn_channels[l - 1];
       encoder_convs.emplace_back(g, cin, c.cnn_channels[l], c.cnn_kernel, cnn_strides[l], c.activation,
                                  component_seed(c.seed, 10 + static_cast<int>(l)));
       grids.push_back(encoder_convs.back().output_grid());
@@ -88,7 +92,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     const int flat = last * static_cast<int>(grids.back().size());
     if (local) {
       encoder_cell = nn::GridConv(coarse, last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
-      micro_local = nn::GridStencilMlp(coarse, 1 + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
+      micro_local = nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
                                        component_seed(c.seed, 2));
       decoder_cell = nn::GridConvTranspose(coarse, n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
     } else {
@@ -99,22 +103,22 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
       micro_drift = nn::Mlp(micro, c.activation, component_seed(c.seed, 2));
       decoder_linear = nn::Mlp({n_eta, flat}, nn::Activation::identity, component_seed(c.seed, 3));
     }
-    // Mirror of the encoder: C_last -> ... -> C_0 -> 1 channel; LeakyReLU between, identity at the end.
+    // Mirror of the encoder: C_last -> ... -> C_0 -> C channels; LeakyReLU between, identity at the end.
     for (int l = static_cast<int>(c.cnn_channels.size()) - 1; l >= 0; --l) {
-      const int cout = l == 0 ? 1 : c.cnn_channels[l - 1];
+      const int cout = l == 0 ? fields : c.cnn_channels[l - 1];
       decoder_convs.emplace_back(grids[static_cast<std::size_t>(l) + 1], c.cnn_channels[l], cout, c.cnn_kernel,
                                  cnn_strides[l], l == 0 ? nn::Activation::identity : c.activation,
                                  component_seed(c.seed, 30 + l));
     }
     decoder_rho_eta = VectorXd::Constant(n_y, c.decoder_variance_rho);
   }
-  const int nrho = local ? 1 + n_eta : D;  // per latent component, or per channel (local)
+  const int nrho = local ? fields + n_eta : D;  // per latent component, or per channel (local)
   encoder_rho = VectorXd::Constant(nrho, c.encoder_variance_rho);
   gp = GpPosterior(c.gp, component_seed(c.seed, 4));
-  macro_drift = local ? nn::GridStencilMlp(coarse, 1 + n_eta, c.stencil_radius, 0, c.macro_hidden, 1, c.activation,
-                                           component_seed(c.seed, 5))
-                      : nn::GridStencilMlp(coarse, 1, c.stencil_radius, n_eta, c.macro_hidden, 1, c.activation,
-                                           component_seed(c.seed, 5));
+  macro_drift = local ? nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, 0, c.macro_hidden, fields,
+                                           c.activation, component_seed(c.seed, 5))
+                      : nn::GridStencilMlp(coarse, fields, c.stencil_radius, n_eta, c.macro_hidden, fields,
+                                           c.activation, component_seed(c.seed, 5));
   diffusion_rho = VectorXd::Constant(nrho, c.diffusion_rho);
   decoder_rho_zeta = VectorXd::Constant(n_y, c.decoder_variance_rho);
 
@@ -143,7 +147,8 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
 }
 
 int MsdeModel::cnn_length() const {
-  return encoder_convs.empty() ? n_y : static_cast<int>(encoder_convs.back().output_grid().size());
+  return encoder_convs.empty() ? static_cast<int>(fine.size())
+                               : static_cast<int>(encoder_convs.back().output_grid().size());
 }
 
 std::vector<MsdeModel::Segment> MsdeModel::segments() const {
@@ -206,57 +211,90 @@ void MsdeModel::set_params(const Eigen::Ref<const VectorXd>& theta) {
 VectorXd MsdeModel::per_component(const VectorXd& v) const {
   if (!local) return v;
   VectorXd out(latent_dim());
-  for (int c = 0; c <= n_eta; ++c) out.segment(Index{c} * n_zeta, n_zeta).setConstant(v[c]);
+  const int n = cells();
+  for (int c = 0; c < fields + n_eta; ++c) out.segment(Index{c} * n, n).setConstant(v[c]);
   return out;
 }
 
 VectorXd MsdeModel::per_channel_sum(const VectorXd& g) const {
   if (!local) return g;
-  VectorXd out(1 + n_eta);
-  for (int c = 0; c <= n_eta; ++c) out[c] = g.segment(Index{c} * n_zeta, n_zeta).sum();
+  VectorXd out(fields + n_eta);
+  const int n = cells();
+  for (int c = 0; c < fields + n_eta; ++c) out[c] = g.segment(Index{c} * n, n).sum();
   return out;
+}
+
+void MsdeModel::filter_fields(const Eigen::Ref<const MatrixXd>& Y, int s, Eigen::Ref<MatrixXd> out) const {
+  const Index np = fine.size(), nc = np / (fine.dims == 1 ? s : Index{s} * s);
+  for (int c = 0; c < fields; ++c) filter.apply(Y.middleRows(c * np, np), s, out.middleRows(c * nc, nc));
+}
+
+void MsdeModel::decode_zeta(const Eigen::Ref<const MatrixXd>& zeta, Eigen::Ref<MatrixXd> Y) const {
+  const Index np = fine.size(), nc = cells();
+  for (int c = 0; c < fields; ++c)
+    filter.apply_transpose(zeta.middleRows(c * nc, nc), stride, Y.middleRows(c * np, np));
+  Y *= decode_scale();
+}
+
+double MsdeModel::filter_log_std_gradient(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& dZ,
+                                          int s) const {
+  const Index np = fine.size(), nc = np / (fine.dims == 1 ? s : Index{s} * s);
+  double g = 0;
+  for (int c = 0; c < fields; ++c) g += filter.log_std_gradient(X.middleRows(c * np, np), dZ.middleRows(c * nc, nc), s);
+  return g;
+}
+
+void MsdeModel::to_channel_fastest(const Eigen::Ref<const MatrixXd>& slow, int C, Index n, MatrixXd& fast) {
+  fast.resize(Index{C} * n, slow.cols());
+  for (Index b = 0; b < slow.cols(); ++b)
+    Eigen::Map<MatrixXd>(fast.col(b).data(), C, n) = Eigen::Map<const MatrixXd>(slow.col(b).data(), n, C).transpose();
+}
+
+void MsdeModel::to_channel_slowest(const Eigen::Ref<const MatrixXd>& fast, int C, Index n, Eigen::Ref<MatrixXd> slow) {
+  for (Index b = 0; b < fast.cols(); ++b)
+    Eigen::Map<MatrixXd>(slow.col(b).data(), n, C) = Eigen::Map<const MatrixXd>(fast.col(b).data(), C, n).transpose();
 }
 
 VectorXd MsdeModel::diffusion() const {
   return per_component(diffusion_rho).unaryExpr([](double x) { return softplus(x); });
 }
 
-namespace {
-// A batch of C-channel fields on n cells: channel-slowest columns (the latent layout: field c at c n) to
-// channel-fastest ones (the layers' layout: cell j's channels at j C), and back.
-void to_channel_fastest(const Eigen::Ref<const MatrixXd>& slow, int C, int n, MatrixXd& fast) {
-  fast.resize(Index{C} * n, slow.cols());
-  for (Index b = 0; b < slow.cols(); ++b)
-    Eigen::Map<MatrixXd>(fast.col(b).data(), C, n) = Eigen::Map<const MatrixXd>(slow.col(b).data(), n, C).transpose();
-}
-void to_channel_slowest(const Eigen::Ref<const MatrixXd>& fast, int C, int n, Eigen::Ref<MatrixXd> slow) {
-  for (Index b = 0; b < fast.cols(); ++b)
-    Eigen::Map<MatrixXd>(slow.col(b).data(), n, C) = Eigen::Map<const MatrixXd>(fast.col(b).data(), C, n).transpose();
-}
-}  // namespace
-
 void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<MatrixXd> F, DriftTape& t) const {
-  const int nz = n_zeta, er = eta_rows();
+  const int nz = n_zeta, er = eta_rows(), C = fields, n = cells();
   const Index B = Z.cols();
   if (!local) {
-    F.topRows(nz) = macro_drift.forward(Z.topRows(nz), Z.bottomRows(er), t.macro);
+    if (C == 1) {
+      F.topRows(nz) = macro_drift.forward(Z.topRows(nz), Z.bottomRows(er), t.macro);
+    } else {
+      to_channel_fastest(Z.topRows(nz), C, n, t.x);
+      to_channel_slowest(macro_drift.forward(t.x, Z.bottomRows(er), t.macro), C, n, F.topRows(nz));
+    }
     if (n_eta > 0) F.bottomRows(er) = micro_drift.forward(Z, t.micro);
     return;
   }
-  to_channel_fastest(Z, 1 + n_eta, nz, t.x);
+  to_channel_fastest(Z, C + n_eta, n, t.x);
   const MatrixXd none(0, B);
-  F.topRows(nz) = macro_drift.forward(t.x, none, t.macro);
-  if (n_eta > 0) to_channel_slowest(micro_local.forward(t.x, none, t.micro_local), n_eta, nz, F.bottomRows(er));
+  to_channel_slowest(macro_drift.forward(t.x, none, t.macro), C, n, F.topRows(nz));
+  if (n_eta > 0) to_channel_slowest(micro_local.forward(t.x, none, t.micro_local), n_eta, n, F.bottomRows(er));
 }
 
 void MsdeModel::drift_backward(DriftTape& t, const Eigen::Ref<const MatrixXd>& gF, Eigen::Ref<VectorXd> grad,
                                Eigen::Ref<MatrixXd> gZ, nn::Workspace& ws) const {
-  const int nz = n_zeta, er = eta_rows();
+  const int nz = n_zeta, er = eta_rows(), C = fields, n = cells();
   const auto& sm = segment("drift/macro");
   if (!local) {
-    macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gzeta,
-                         n_eta > 0 ? &t.geta : nullptr, ws);
-    gZ.topRows(nz) += t.gzeta;
+    if (C == 1) {
+      macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gzeta,
+                           n_eta > 0 ? &t.geta : nullptr, ws);
+      gZ.topRows(nz) += t.gzeta;
+    } else {
+      to_channel_fastest(gF.topRows(nz), C, n, t.gfm);
+      macro_drift.backward(t.macro, t.gfm, grad.segment(sm.offset, sm.size), &t.gx, n_eta > 0 ? &t.geta : nullptr,
+                           ws);
+      t.gzeta.resize(nz, gF.cols());
+      to_channel_slowest(t.gx, C, n, t.gzeta);
+      gZ.topRows(nz) += t.gzeta;
+    }
     if (n_eta > 0) {
       gZ.bottomRows(er) += t.geta;
       const auto& su = segment("drift/micro");
@@ -265,15 +303,20 @@ void MsdeModel::drift_backward(DriftTape& t, const Eigen::Ref<const MatrixXd>& g
     }
     return;
   }
-  macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gx, nullptr, ws);
+  if (C == 1) {
+    macro_drift.backward(t.macro, gF.topRows(nz), grad.segment(sm.offset, sm.size), &t.gx, nullptr, ws);
+  } else {
+    to_channel_fastest(gF.topRows(nz), C, n, t.gfm);
+    macro_drift.backward(t.macro, t.gfm, grad.segment(sm.offset, sm.size), &t.gx, nullptr, ws);
+  }
   if (n_eta > 0) {
     const auto& su = segment("drift/micro");
-    to_channel_fastest(gF.bottomRows(er), n_eta, nz, t.gfm);
+    to_channel_fastest(gF.bottomRows(er), n_eta, n, t.gfm);
     micro_local.backward(t.micro_local, t.gfm, grad.segment(su.offset, su.size), &t.gx2, nullptr, ws);
     t.gx += t.gx2;
   }
   t.gz.resize(gZ.rows(), gZ.cols());
-  to_channel_slowest(t.gx, 1 + n_eta, nz, t.gz);
+  to_channel_slowest(t.gx, C + n_eta, n, t.gz);
   gZ += t.gz;
 }
 
@@ -282,7 +325,7 @@ void MsdeModel::eta_readout_forward(const Eigen::Ref<const MatrixXd>& H, Eigen::
     out = encoder_linear.forward(H, t.linear);
     return;
   }
-  to_channel_slowest(encoder_cell.forward(H, t.cell), n_eta, n_zeta, out);
+  to_channel_slowest(encoder_cell.forward(H, t.cell), n_eta, cells(), out);
 }
 
 void MsdeModel::eta_readout_backward(EtaTape& t, const Eigen::Ref<const MatrixXd>& gOut, Eigen::Ref<VectorXd> grad,
@@ -293,7 +336,7 @@ void MsdeModel::eta_readout_backward(EtaTape& t, const Eigen::Ref<const MatrixXd
     return;
   }
   const auto& sg = segment("encoder/cell");
-  to_channel_fastest(gOut, n_eta, n_zeta, t.buf);
+  to_channel_fastest(gOut, n_eta, cells(), t.buf);
   encoder_cell.backward(t.cell, t.buf, grad.segment(sg.offset, sg.size), &gH, ws);
 }
 
@@ -304,7 +347,7 @@ void MsdeModel::eta_decoder_forward(const Eigen::Ref<const MatrixXd>& eta, EtaTa
     nn::activate(config.activation, t.h, t.dphi);
     return;
   }
-  to_channel_fastest(eta, n_eta, n_zeta, t.buf);
+  to_channel_fastest(eta, n_eta, cells(), t.buf);
   t.h = decoder_cell.forward(t.buf, t.cell);
 }
 
@@ -319,7 +362,7 @@ void MsdeModel::eta_decoder_backward(EtaTape& t, MatrixXd& gH, Eigen::Ref<Vector
   }
   const auto& sg = segment("decoder/cell");
   decoder_cell.backward(t.cell, gH, grad.segment(sg.offset, sg.size), &t.buf, ws);
-  to_channel_slowest(t.buf, n_eta, n_zeta, gEta);
+  to_channel_slowest(t.buf, n_eta, cells(), gEta);
 }
 
 }  // namespace msrom::vi

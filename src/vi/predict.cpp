@@ -24,10 +24,13 @@ void check_grid(const MsdeModel& model, const Trajectories& data, const std::str
   auto shape = [](Index n, int rows) {
     return rows > 1 ? std::to_string(n / rows) + " x " + std::to_string(rows) : std::to_string(n) + " points";
   };
-  const Index n = data.u.empty() ? 0 : data.u[0].rows();
-  if (n != model.n_y || data.fine_ny != model.config.fine_ny)
+  const Index n = data.u.empty() ? 0 : data.u[0].rows() / data.fields();
+  if (data.fields() != model.fields)
+    throw InputError(option + ": '" + path + "' has " + std::to_string(data.fields()) + " field components, the model " +
+                     std::to_string(model.fields));
+  if (n != model.n_y / model.fields || data.fine_ny != model.config.fine_ny)
     throw InputError(option + ": '" + path + "' has fields of " + shape(n, data.fine_ny) + ", the model " +
-                     shape(model.n_y, model.config.fine_ny));
+                     shape(model.n_y / model.fields, model.config.fine_ny));
 }
 
 MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y) {
@@ -35,13 +38,14 @@ MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y
   const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
   if (Y.rows() != ny) throw std::invalid_argument("vi::encode_mean: Y has the wrong number of rows");
   MatrixXd mu(model.latent_dim(), B);
-  model.filter.apply(Y, model.stride, mu.topRows(nz));
+  model.filter_fields(Y, model.stride, mu.topRows(nz));
   if (ne > 0) {
     MatrixXd Gy(ny, B);
-    model.filter.apply(Y, 1, Gy);
+    model.filter_fields(Y, 1, Gy);
     const MatrixXd R = Y - Gy;
     std::vector<nn::GridConvTape> tapes(model.encoder_convs.size());
-    MatrixXd h = R;
+    MatrixXd h;  // the CNN's input channels
+    MsdeModel::to_channel_fastest(R, model.fields, ny / model.fields, h);
     for (std::size_t l = 0; l < model.encoder_convs.size(); ++l) h = model.encoder_convs[l].forward(h, tapes[l]);
     EtaTape t;
     model.eta_readout_forward(h, mu.bottomRows(model.eta_rows()), t);
@@ -60,8 +64,7 @@ MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z
   const Index B = Z.cols();
   const int nz = model.n_zeta, ne = model.n_eta, ny = model.n_y;
   MatrixXd Dz(ny, B);
-  model.filter.apply_transpose(Z.topRows(nz), model.stride, Dz);
-  Dz *= model.decode_scale();
+  model.decode_zeta(Z.topRows(nz), Dz);
   if (ne == 0) return Dz;
   EtaTape t;
   model.eta_decoder_forward(Z.bottomRows(model.eta_rows()), t);
@@ -71,7 +74,9 @@ MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z
   const VectorXd a = model.decoder_rho_zeta.unaryExpr([](double x) { return softplus(x); });
   const VectorXd b = model.decoder_rho_eta.unaryExpr([](double x) { return softplus(x); });
   const VectorXd cc = (a.array() / (a.array() + b.array())).matrix();  // s2 / s2_eta = a / (a + b)
-  return Dz + cc.asDiagonal() * h;
+  MatrixXd De(ny, B);
+  MsdeModel::to_channel_slowest(h, model.fields, ny / model.fields, De);
+  return Dz + cc.asDiagonal() * De;
 }
 
 void sde_em(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z, double h,

@@ -25,33 +25,62 @@ constexpr std::uint64_t kWindowMember = (std::uint64_t{1} << 40) + 33;
 Trajectories read_trajectories(const std::string& path, int split, const std::string& option) {
   const auto f = h5::File::open(path, option);
   const std::string who = option + ": '" + path + "': ";
-  for (const char* obj : {"/fields/u", "/time"})
-    if (!f.exists(obj)) throw InputError(who + "not a field data set (no " + obj + ")");
-  const auto shape = f.shape("/fields/u");
+  Trajectories data;
+  data.components.clear();
+  for (const auto& name : f.children("/fields"))
+    if (name.size() < 6 || name.compare(name.size() - 6, 6, "_clean") != 0) data.components.push_back(name);
+  if (data.components.empty() || !f.exists("/time"))
+    throw InputError(who + "not a field data set (no /fields/<component> or no /time)");
+  const std::string first = "/fields/" + data.components[0];
+  const auto shape = f.shape(first);
   if (shape.size() != 3 && shape.size() != 4)
-    throw InputError(who + "/fields/u is not a field [members, nt, nx] or [members, nt, nx, ny]");
+    throw InputError(who + first + " is not a field [members, nt, nx] or [members, nt, nx, ny]");
+  for (const auto& name : data.components)
+    if (f.shape("/fields/" + name) != shape) throw InputError(who + "/fields/" + name + " does not match " + first);
   const auto members = static_cast<long>(shape[0]);
   const auto nt = static_cast<Index>(shape[1]);
   const auto nx = static_cast<Index>(shape[2]) * (shape.size() == 4 ? static_cast<Index>(shape[3]) : 1);
-  if (f.shape("/time") != h5::Shape{shape[1]}) throw InputError(who + "/time does not match /fields/u");
+  const auto C = static_cast<Index>(data.components.size());
+  if (f.shape("/time") != h5::Shape{shape[1]}) throw InputError(who + "/time does not match " + first);
+  const auto t = f.read("/time");
+  // The split: by member (/split labels), or by time (the attributes system_train_end, system_validation_end
+  // of a data set of one long trajectory, e.g. the cylinder wake).
+  Index t_begin = 0, t_end = nt;
   std::vector<double> labels(static_cast<std::size_t>(members), 0.0);
-  if (split >= 0) {
+  data.split_by_time = f.has_attribute("/", "system_train_end") && f.has_attribute("/", "system_validation_end");
+  if (split >= 0 && data.split_by_time) {
+    const double a = f.read_double_attribute("/", "system_train_end"),
+                 b = f.read_double_attribute("/", "system_validation_end");
+    const double tol = 1e-9 * std::max({1.0, std::abs(t.front()), std::abs(t.back())});
+    const double lo = split == 0 ? -INFINITY : split == 1 ? a : b, hi = split == 0 ? a : split == 1 ? b : INFINITY;
+    while (t_begin < nt && t[static_cast<std::size_t>(t_begin)] < lo - tol) ++t_begin;
+    t_end = t_begin;
+    while (t_end < nt && t[static_cast<std::size_t>(t_end)] <= hi + tol) ++t_end;
+    if (t_end - t_begin < 2)
+      throw InputError(who + "the time split (train t <= " + std::to_string(a) + ", validation to " +
+                       std::to_string(b) + ") leaves split " + std::to_string(split) + " fewer than 2 snapshots");
+  } else if (split >= 0) {
     if (!f.exists("/split")) throw InputError(who + "no /split labels");
     labels = f.read("/split");
-    if (static_cast<long>(labels.size()) != members) throw InputError(who + "/split does not match /fields/u");
+    if (static_cast<long>(labels.size()) != members) throw InputError(who + "/split does not match " + first);
   }
-  Trajectories data;
   if (shape.size() == 4) data.fine_ny = static_cast<int>(shape[2]);
-  const auto t = f.read("/time");
-  data.time = Eigen::Map<const VectorXd>(t.data(), nt);
+  const Index n = t_end - t_begin;
+  data.time = Eigen::Map<const VectorXd>(t.data() + t_begin, n);
   for (long m = 0; m < members; ++m) {
-    if (split >= 0 && labels[static_cast<std::size_t>(m)] != split) continue;
-    // [nt, nx] row-major = nx x nt column-major: snapshots as columns.
+    if (split >= 0 && !data.split_by_time && labels[static_cast<std::size_t>(m)] != split) continue;
+    // [nt, nx] row-major = nx x nt column-major: snapshots as columns; the components stacked.
     h5::Shape start(shape.size(), 0), count = shape;
     start[0] = static_cast<hsize_t>(m);
+    start[1] = static_cast<hsize_t>(t_begin);
     count[0] = 1;
-    const auto u = f.read_slab("/fields/u", start, count);
-    data.u.emplace_back(Eigen::Map<const MatrixXd>(u.data(), nx, nt));
+    count[1] = static_cast<hsize_t>(n);
+    MatrixXd u(C * nx, n);
+    for (Index c = 0; c < C; ++c) {
+      const auto part = f.read_slab("/fields/" + data.components[static_cast<std::size_t>(c)], start, count);
+      u.middleRows(c * nx, nx) = Eigen::Map<const MatrixXd>(part.data(), nx, n);
+    }
+    data.u.push_back(std::move(u));
   }
   if (data.u.empty()) throw InputError(who + "has no trajectories of split " + std::to_string(split));
   return data;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -1182,8 +1183,9 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
 // learn-msde on a 2-D ci data set (-> 8 x 8 coarse cells, 5 x 5 CNN kernels, n_eta 0 then 2, 20 + 20 steps) on
 // 1 rank (dir/a.h5) and on 2 ranks (dir/b.h5): the trained parameters are bitwise the same, fine_ny is the grid's.
 // Returns the learn-msde command up to its -output, for more runs.
-static std::string learn_2d_one_and_two_ranks(const std::string& dir, const std::string& data, int window, int fine_ny) {
-  const std::string learn = "learn-msde -data " + data + " -msde_n_zeta 64 -msde_cnn_kernel 5 -msde_iterations 20,20 "
+static std::string learn_2d_one_and_two_ranks(const std::string& dir, const std::string& data, int window, int fine_ny,
+                                              const std::string& sizes = "-msde_n_zeta 64") {
+  const std::string learn = "learn-msde -data " + data + " " + sizes + " -msde_cnn_kernel 5 -msde_iterations 20,20 "
                             "-msde_eta_schedule 0,2 -msde_window " + std::to_string(window) +
                             " -msde_val_every 10 -progress never -output ";
   auto r = run(learn + dir + "/a.h5");
@@ -1254,6 +1256,89 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
     CHECK(std::isfinite(e));
     CHECK(e < 1.0);
   }
+}
+
+TEST_CASE("The multiscale model of a 2-component field split in time (cylinder wake ci): learned, scored, rolled out",
+          "[integration][msde][cylinder_wake]") {
+  const std::string dir = scratch() + "/msde_cyl", data = dir + "/data.h5";
+  msrom::make_output_directory("test", dir);
+  auto r = run("simulate -options_file_yaml " + kInputs + "cylinder_wake_ci.yaml -progress never -output " + data);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // (u, v) on 40 x 20 points -> 2 x 10 x 5 cells (stride 4; two CNN strides of 2). Train t <= 0.2: 6 snapshots.
+  const std::string learn = learn_2d_one_and_two_ranks(dir, data, 4, 40, "-msde_n_zeta 50 -msde_cnn_channels 4,8");
+  const auto a = msrom::h5::File::open(dir + "/a.h5");
+  CHECK(a.read_double_attribute("/msde/eta_2", "fields") == 2.0);
+  CHECK(a.read_double_attribute("/msde/eta_2", "n_zeta") == 100.0);
+  CHECK(a.read_double_attribute("/msde/eta_2", "n_y") == 1600.0);
+  CHECK(a.exists("/msde/eta_2/history/validation"));  // the validation split is (0.2, 0.3] of the one member
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 4 -evaluate_msde_figures false "
+          "-output " + dir + "/eval");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("coarse DNS: none for this system") != std::string::npos);
+  const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
+  CHECK(!t.has("eps_mean.coarse_dns"));
+  for (const char* k : {"dmd", "pod_sindy", "implicit_scale", "multiscale"}) {
+    CAPTURE(k);
+    CHECK(std::isfinite(t.get(std::string("eps_mean.") + k)));
+    CHECK(t.get(std::string("eps_mean.") + k) < 1.0);
+  }
+  {  // the test split: t >= 0.3, snapshots 8, 9, 10 (t = 0.32, 0.36, 0.4); the truth is the data's (u, v) there
+    const auto e = msrom::h5::File::open(dir + "/eval/msde_eval.h5"), d = msrom::h5::File::open(data);
+    REQUIRE(e.shape("/fields/truth") == (msrom::h5::Shape{3, 2, 40, 20}));
+    CHECK(e.read_strings_attribute("/fields", "components") == std::vector<std::string>{"u", "v"});
+    CHECK(e.read("/time").front() == Approx(0.32));
+    const auto truth = e.read("/fields/truth");
+    const auto u8 = d.read_slab("/fields/u", {0, 8, 0, 0}, {1, 1, 40, 20}), v8 = d.read_slab("/fields/v", {0, 8, 0, 0}, {1, 1, 40, 20});
+    CHECK(std::equal(u8.begin(), u8.end(), truth.begin()));
+    CHECK(std::equal(v8.begin(), v8.end(), truth.begin() + 800));
+  }
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -output " + dir + "/roll.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  {
+    const auto f = msrom::h5::File::open(dir + "/roll.h5");
+    CHECK(f.shape("/ensemble/fields/u") == (msrom::h5::Shape{1, 3, 2, 40, 20}));
+    CHECK(mean_eps(f) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
+  }
+  // A model of one component does not take the two-component data.
+  const std::string one = dir + "/one.h5";
+  {
+    const auto d = msrom::h5::File::open(data);
+    const auto u = d.read("/fields/u");
+    msrom::h5::OutputFile out(one, MPI_COMM_SELF);
+    out.write("/fields/u", d.shape("/fields/u"), u.data());
+    out.write("/time", d.read("/time"));
+    out.write("/split", d.read("/split"));
+    out.attribute("/", "system_train_end", 0.2);
+    out.attribute("/", "system_validation_end", 0.3);
+    out.commit();
+  }
+  std::string learn_one = learn;
+  learn_one.replace(learn_one.find(data), data.size(), one);
+  r = run(learn_one + dir + "/one_model.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/one_model.h5 -data " + data + " -output " + dir + "/bad.h5");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("-data") != std::string::npos);
+  CHECK(r.err.find("2 field components, the model 1") != std::string::npos);
+  CHECK(!exists(dir + "/bad.h5"));
+  // A local eta on the 10 x 5 cells of both components: split over 2 ranks, bitwise as on one.
+  r = run(learn + dir + "/loc.h5 -msde_eta_field local");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -output " + dir + "/loc1.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -predict_ranks_per_member 2 "
+          "-output " + dir + "/loc2.h5", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
+  CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
+  CHECK(mean_eps(r1) < 1.0);
 }
 
 TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the data and of the models",

@@ -30,12 +30,14 @@ MatrixXd gaussian(Index rows, Index cols, std::uint64_t step) {
 
 // A small model with every component: 16 fine points, 4 cells, 2 auxiliary variables, a two-layer CNN. In 2-D
 // (two_d): an 8 x 12 grid (x fastest; not square, so a mix-up of the axes shows) on 2 x 3 cells, stride 4.
-MsdeConfig small_config(int n_eta, bool local = false, bool two_d = false) {
+// `fields` components (the cylinder wake's u and v: 2) on that grid.
+MsdeConfig small_config(int n_eta, bool local = false, bool two_d = false, int fields = 1) {
   MsdeConfig c;
   c.local_eta = local;
-  c.n_y = two_d ? 96 : 16;
+  c.fields = fields;
+  c.n_y = (two_d ? 96 : 16) * fields;
   c.fine_ny = two_d ? 12 : 1;
-  c.n_zeta = two_d ? 6 : 4;
+  c.n_zeta = (two_d ? 6 : 4) * fields;
   c.n_eta = n_eta;
   c.macro_hidden = {6};
   c.micro_hidden = {5, 4};
@@ -116,14 +118,15 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
 
 TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
   // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells;
-  // each on a 1-D and on a 2-D grid.
+  // each on a 1-D and on a 2-D grid, of one field component and of two (u and v).
   const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
   const bool two_d = GENERATE(false, true);
-  MsdeModel model(small_config(n_eta, local, two_d));
+  const int fields = GENERATE(1, 2);
+  MsdeModel model(small_config(n_eta, local, two_d, fields));
   CHECK(model.dims() == (two_d ? 2 : 1));
   if (local) {  // the CNN's strides multiply to the stride n_y / n_zeta (per axis): its output sits on the cells
     CHECK(model.cnn_strides == std::vector<int>{2, 2});
-    CHECK(model.cnn_length() == model.n_zeta);
+    CHECK(model.cnn_length() == model.cells());
     CHECK(model.segment("drift/micro").size == model.micro_local.num_params());
   }
   // Move every parameter off its initial value (the warp's last layer starts at 0, variances are equal).
@@ -167,11 +170,11 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
   for (const auto& s : model.segments()) {
     const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
     const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-    CAPTURE(n_eta, local, two_d, s.name, s.size, err);
+    CAPTURE(n_eta, local, two_d, fields, s.name, s.size, err);
     CHECK(err < 1e-6);
     worst = std::max(worst, err);
   }
-  CAPTURE(n_eta, local, two_d, theta.size(), worst);
+  CAPTURE(n_eta, local, two_d, fields, theta.size(), worst);
   CHECK(worst < 1e-6);
 
   // scale and accumulation
@@ -213,6 +216,52 @@ TEST_CASE("MsdeModel on a 2-D grid: sizes, and the encoder and macro decoder kee
   // A grid no single stride coarsens to n_zeta cells is refused.
   auto bad = small_config(2, local, true);
   bad.n_zeta = 8;  // 96 / 8 = 12 is not a square
+  CHECK_THROWS_AS(MsdeModel(bad), msrom::InputError);
+}
+
+TEST_CASE("MsdeModel with two field components: each is filtered and decoded alone, the drift couples them",
+          "[vi][elbo]") {
+  const bool local = GENERATE(false, true);
+  MsdeModel two(small_config(2, local, true, 2)), one(small_config(2, local, true, 1));
+  const int np = 96, nc = 6;
+  CHECK(two.fields == 2);
+  CHECK(two.stride == 4);
+  CHECK(two.cells() == nc);
+  CHECK(two.n_zeta == 2 * nc);
+  CHECK(two.latent_dim() == (local ? nc * (2 + 2) : 2 * nc + 2));
+  // The 5 x 5 stencil of the 2 components (and, local, the 2 eta channels); 2 outputs per cell.
+  CHECK(two.macro_drift.stencil_inputs() == 25 * (local ? 4 : 2));
+  CHECK(two.macro_drift.mlp().output_dim() == 2);
+  CHECK(two.decoder_rho_zeta.size() == 2 * np);
+  CHECK(two.encoder_convs[0].num_params() == one.encoder_convs[0].num_params() + 2 * 25);  // 2 input channels
+  // zeta = [G_s a; G_s b] for y = [a; b], bit for bit the one-component filter of each.
+  const MatrixXd a = window_data(np, 3), b = 0.5 * window_data(np, 3).colwise().reverse();
+  MatrixXd y(2 * np, 3);
+  y << a, b;
+  const MatrixXd mu2 = encode_mean(two, y), mua = encode_mean(one, a), mub = encode_mean(one, b);
+  CHECK(mu2.topRows(nc) == mua.topRows(nc));
+  CHECK(mu2.middleRows(nc, nc) == mub.topRows(nc));
+  CHECK((mua.topRows(nc) - mub.topRows(nc)).norm() > 0.1);  // the two components differ
+  // The macro decoder keeps each component's mean, and decodes it as the one-component decoder does.
+  MatrixXd z = MatrixXd::Zero(2 * nc, 1), Y(2 * np, 1), Ya(np, 1);
+  z.topRows(nc).setConstant(0.7);
+  z.bottomRows(nc).setConstant(-1.3);
+  two.decode_zeta(z, Y);
+  CHECK(Y.topRows(np).mean() == Approx(0.7).epsilon(1e-14));
+  CHECK(Y.bottomRows(np).mean() == Approx(-1.3).epsilon(1e-14));
+  one.decode_zeta(z.bottomRows(nc), Ya);
+  CHECK(Y.bottomRows(np) == Ya);
+  // The macro drift of component 1 reads component 2 (the stencil takes both channels) and vice versa.
+  MatrixXd Z = gaussian(two.latent_dim(), 1, 7), Z2 = Z;
+  Z2(nc + 2, 0) += 0.5;  // component 2 at cell 2
+  const MatrixXd f = drift(two, Z), f2 = drift(two, Z2);
+  CHECK((f.topRows(nc) - f2.topRows(nc)).norm() > 1e-8);
+  Z2 = Z;
+  Z2(2, 0) += 0.5;  // component 1 at cell 2
+  CHECK((drift(two, Z2).middleRows(nc, nc) - f.middleRows(nc, nc)).norm() > 1e-8);
+  // Sizes that do not split into the components are refused.
+  auto bad = small_config(2, local, true, 2);
+  bad.n_zeta = 7;
   CHECK_THROWS_AS(MsdeModel(bad), msrom::InputError);
 }
 

@@ -122,6 +122,69 @@ TEST_CASE("read_trajectories keeps one split of a field data set, snapshots as c
   std::remove(path.c_str());
 }
 
+TEST_CASE("read_trajectories stacks the field's components and splits one long trajectory in time",
+          "[vi][train]") {
+  // The cylinder wake's layout: /fields/u and /fields/v [1, nt, nx, ny], the time split in root attributes.
+  const std::string path = "/tmp/msrom_unit_" + std::to_string(getpid()) + "_vi_components.h5";
+  const int nt = 11, nx = 3, ny = 2;
+  std::vector<double> u(nt * nx * ny), v(u.size()), uc(u.size(), -1.0);
+  for (int i = 0; i < nt; ++i)
+    for (int p = 0; p < nx * ny; ++p) {
+      u[i * nx * ny + p] = 10 * i + p;
+      v[i * nx * ny + p] = -(10 * i + p) - 0.5;
+    }
+  std::vector<double> t(nt);
+  for (int i = 0; i < nt; ++i) t[i] = 0.1 * i;  // 0, 0.1, ..., 1.0 (not exact binary fractions)
+  auto write = [&](bool split_attrs) {
+    h5::OutputFile out(path, MPI_COMM_SELF);
+    out.write("/fields/v", {1, nt, nx, ny}, v.data());  // written first: the order is by name, not by creation
+    out.write("/fields/u", {1, nt, nx, ny}, u.data());
+    out.write("/fields/u_clean", {1, nt, nx, ny}, uc.data());  // not a component
+    out.write("/time", t);
+    out.write("/split", {0.0});
+    if (split_attrs) {
+      out.attribute("/", "system_train_end", 0.6);
+      out.attribute("/", "system_validation_end", 0.8);
+    }
+    out.commit();
+  };
+  write(true);
+  const auto train = read_trajectories(path, 0), val = read_trajectories(path, 1), test = read_trajectories(path, 2);
+  CHECK(train.components == std::vector<std::string>{"u", "v"});
+  CHECK(train.fields() == 2);
+  CHECK(train.split_by_time);
+  CHECK(train.fine_ny == nx);
+  REQUIRE(train.u.size() == 1);
+  // train t <= 0.6 (7 snapshots: 0.1 * 6 is 0.6000000000000001, kept by the tolerance), validation [0.6, 0.8],
+  // test [0.8, 1.0]: each later split starts from the previous one's last snapshot.
+  CHECK(train.u[0].cols() == 7);
+  CHECK(val.u[0].cols() == 3);
+  CHECK(test.u[0].cols() == 3);
+  CHECK(val.time[0] == t[6]);
+  CHECK(test.time[0] == t[8]);
+  CHECK(test.time[2] == t[10]);
+  // Rows: u's 6 points, then v's; columns: the split's snapshots.
+  REQUIRE(test.u[0].rows() == 2 * nx * ny);
+  CHECK(test.u[0](4, 1) == 90 + 4);
+  CHECK(test.u[0](6 + 4, 1) == -(90 + 4) - 0.5);
+  CHECK(read_trajectories(path, -1).u[0].cols() == nt);
+  // Without the attributes the /split labels decide (the one member is train).
+  write(false);
+  CHECK(!read_trajectories(path, 0).split_by_time);
+  CHECK(read_trajectories(path, 0).u[0].cols() == nt);
+  CHECK_THROWS_AS(read_trajectories(path, 1), InputError);
+  // Components of different shapes are refused.
+  {
+    h5::OutputFile out(path, MPI_COMM_SELF);
+    out.write("/fields/u", {1, nt, nx, ny}, u.data());
+    out.write("/fields/v", {1, nt, ny, nx}, v.data());
+    out.write("/time", t);
+    out.commit();
+  }
+  CHECK_THROWS_AS(read_trajectories(path, -1), InputError);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("Training raises the ELBO of fixed windows on travelling bumps", "[vi][train]") {
   const int n_eta = GENERATE(0, 1);
   const auto d = bumps(32, 48, 3, 0.01);

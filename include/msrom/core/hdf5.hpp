@@ -49,6 +49,8 @@ class File {
   hid_t id() const { return file_.get(); }
   const std::string& path() const { return path_; }
   bool exists(const std::string& object) const;
+  // The names of the links in a group, in name order (empty if the group does not exist).
+  std::vector<std::string> children(const std::string& group) const;
   Shape shape(const std::string& dataset) const;
   std::vector<double> read(const std::string& dataset) const;
   // Reads count elements starting at offset (per dimension) of a double dataset.

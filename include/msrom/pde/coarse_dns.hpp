@@ -62,6 +62,11 @@ CoarseDnsConfig read_coarse_dns_options(const Options& opts);
 // the coarse DNS on their own data set (evaluate-msde).
 void read_coarse_grid_options(const Options& opts, CoarseDnsConfig& c);
 
+// Whether a data set of `system` has a coarse DNS: every field case but the cylinder wake, whose data are a
+// window behind the cylinder, not the whole domain (its coarse DNS would be the channel on a coarse mesh,
+// sampled on the window's cells: not built, docs/vi.md section 16).
+bool coarse_dns_available(const std::string& system);
+
 struct CoarseDnsResult {
   std::string system, integrator;
   long fine_nx = 0, fine_ny = 1, nx = 0, ny = 1;

@@ -1,12 +1,12 @@
 #pragma once
 // Domain-decomposed rollouts of the LOCAL multiscale model (MsdeModel::local, docs/vi.md section 3; issue 8).
 //
-// A member's coarse state, S samples of the 1 + n_eta channels (zeta, eta_1..eta_{n_eta}) on a periodic mesh
-// of cells (1-D: N cells; 2-D: nx x ny, x fastest, the model's coarse grid layout), lives on a PETSc DMDA
-// over the ranks of one communicator (dof = S C, stencil width r = the stencil radius, box stencil in 2-D):
-// cell k (flat index, 2-D: k = j nx + i) holds sample s's channel c at (k S + s) C + c, so each sample's cell
-// is the layers' channel-fastest layout. One Euler-Maruyama step (additive noise, strong order 1, as
-// vi::sde_em):
+// A member's coarse state, S samples of the C + n_eta channels (zeta_1..zeta_C, eta_1..eta_{n_eta}) on a
+// periodic mesh of cells (1-D: N cells; 2-D: nx x ny, x fastest, the model's coarse grid layout), lives on a
+// PETSc DMDA over the ranks of one communicator (dof = S C, stencil width r = the stencil radius, box
+// stencil in 2-D): cell k (flat index, 2-D: k = j nx + i) holds sample s's channel c at (k S + s) C + c, so
+// each sample's cell is the layers' channel-fastest layout. One Euler-Maruyama step (additive noise, strong
+// order 1, as vi::sde_em):
 //
 //   ghost exchange (DMGlobalToLocal), then for every owned cell k, sample s and channel c
 //   x_{k,s,c} <- x_{k,s,c} + h f_c(stencil of k, sample s) + sqrt(h) g_c xi,

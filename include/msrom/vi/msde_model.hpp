@@ -43,6 +43,14 @@
 // The encoder variances and the diffusion are one per channel (1 + n_eta numbers), so every parameter but the
 // decoder's per-pixel variances is independent of the mesh size. A local schedule is local from stage 0.
 //
+// SEVERAL COMPONENTS (fields = C > 1; the cylinder wake's u and v, the paper's 2 x 32 x 8 coarse grid): zeta
+// has C channels on the coarse cells, zeta = [G_s y_1; ...; G_s y_C] (one learnable filter for all), the CNN
+// encoder takes the C components as input channels and the decoder's last transposed conv gives C, the macro
+// drift's stencil MLP reads the C channels of the (2r+1)^dims neighbourhood (plus eta) and gives C per cell,
+// and the decoder variances are per point and component (n_y of them). In the counts above, read n_y as C
+// times the grid's points and n_zeta as C times its cells; a local model has C + n_eta channels per cell.
+// With C = 1 the model is the one-component model, bit for bit.
+//
 // The variational posterior's GP interpolant (vi::GpPosterior) belongs to the model too: its parameters are
 // trained with the rest.
 //
@@ -65,7 +73,11 @@ namespace msrom::vi {
 struct MsdeConfig {
   int n_y = 0;     // fine points
   int n_zeta = 0;  // coarse cells (must divide n_y; 2-D: (nx / s) (ny / s) for one stride s on both axes)
-  int fine_ny = 1; // 1: a 1-D field on n_y points; > 1: a 2-D field on (n_y / fine_ny) x fine_ny, x fastest
+  int fine_ny = 1; // 1: a 1-D field on n_y / fields points; > 1: a 2-D field on (n_y / fields / fine_ny) x
+                   // fine_ny, x fastest
+  int fields = 1;  // C components of the field (e.g. u and v): y = [y_1; ...; y_C] and zeta = [zeta_1; ...;
+                   // zeta_C], component-slowest, so n_y and n_zeta count every component (C times the grid's
+                   // points and cells)
   int n_eta = 0;   // auxiliary variables (0: the "implicit-scale" model)
   int stencil_radius = 2;
   std::vector<int> macro_hidden{128, 128};
@@ -105,11 +117,13 @@ struct MsdeModel {
 
   MsdeConfig config;
   int n_y = 0, n_zeta = 0, n_eta = 0, stride = 1;  // stride: n_y / n_zeta (1-D), along each axis (2-D)
-  nn::Grid fine, coarse;                           // the field's grid and the coarse cells' (dims 1 or 2)
+  int fields = 1;                                  // C (config.fields)
+  nn::Grid fine, coarse;                           // ONE component's grid and the coarse cells' (dims 1 or 2)
   int dims() const { return fine.dims; }
+  int cells() const { return static_cast<int>(coarse.size()); }  // n_zeta / C
   // The macro decoder's factor s^dims: D_zeta = s^dims G_s^T zeta keeps a constant.
   double decode_scale() const { return filter.transpose_scale(stride); }
-  int latent_dim() const { return local ? n_zeta * (1 + n_eta) : n_zeta + n_eta; }
+  int latent_dim() const { return local ? cells() * (fields + n_eta) : n_zeta + n_eta; }
   int eta_rows() const { return latent_dim() - n_zeta; }  // the eta block of z
   int cnn_length() const;  // grid points after the CNN's strides (n_y / their product^dims)
   bool local = false;      // config.local_eta
@@ -118,16 +132,16 @@ struct MsdeModel {
   nn::GridFilter filter;
   std::vector<nn::GridConv> encoder_convs;  // empty when n_eta = 0
   nn::Mlp encoder_linear;                 // [C_last cnn_length] -> n_eta, identity
-  Eigen::VectorXd encoder_rho;            // D (local: 1 + n_eta, one per channel)
+  Eigen::VectorXd encoder_rho;            // D (local: C + n_eta, one per channel)
   GpPosterior gp;
-  nn::GridStencilMlp macro_drift;  // (2r+1)^dims + n_eta -> 1 per cell
+  nn::GridStencilMlp macro_drift;  // C (2r+1)^dims + n_eta -> C per cell (local: (C + n_eta) (2r+1)^dims -> C)
   nn::Mlp micro_drift;            // D -> n_eta (n_eta > 0)
-  Eigen::VectorXd diffusion_rho;  // D (local: 1 + n_eta, one per channel)
+  Eigen::VectorXd diffusion_rho;  // D (local: C + n_eta, one per channel)
   nn::Mlp decoder_linear;         // n_eta -> C_last cnn_length (n_eta > 0)
   // local eta (n_eta > 0): these replace encoder_linear, decoder_linear and micro_drift
   nn::GridConv encoder_cell;           // C_last -> n_eta per cell, kernel 1, identity
   nn::GridConvTranspose decoder_cell;  // n_eta -> C_last per cell, kernel 1, activation
-  nn::GridStencilMlp micro_local;      // (1 + n_eta) channels on the stencil -> n_eta per cell
+  nn::GridStencilMlp micro_local;      // (C + n_eta) channels on the stencil -> n_eta per cell
   std::vector<nn::GridConvTranspose> decoder_convs;
   Eigen::VectorXd decoder_rho_zeta;  // n_y
   Eigen::VectorXd decoder_rho_eta;   // n_y (n_eta > 0)
@@ -150,6 +164,21 @@ struct MsdeModel {
   // the adjoint (a per-component gradient summed per channel); the identity for the global model.
   Eigen::VectorXd per_component(const Eigen::VectorXd& v) const;
   Eigen::VectorXd per_channel_sum(const Eigen::VectorXd& g) const;
+
+  // ---- the field's components. The data and the latent state keep them component-SLOWEST (y = [y_1; ...;
+  // y_C]); the layers take them channel-FASTEST (nn/grid_layers.hpp). With C = 1 both are the same column.
+  // zeta (n_zeta x B) = G_s y per component (the macro encoder); out = G_1 y per component (the smoothing of
+  // the eta encoder's residual); y (n_y x B) = s^dims G_s^T zeta per component (the macro decoder).
+  void filter_fields(const Eigen::Ref<const Eigen::MatrixXd>& Y, int stride, Eigen::Ref<Eigen::MatrixXd> out) const;
+  void decode_zeta(const Eigen::Ref<const Eigen::MatrixXd>& zeta, Eigen::Ref<Eigen::MatrixXd> Y) const;
+  // d/dlog(std) of <dZ, G_s X> summed over the components (X: n_y rows, dZ: the filtered rows).
+  double filter_log_std_gradient(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& dZ, int stride) const;
+  // A batch of C-channel fields on n points: component-slowest columns to channel-fastest ones, and back.
+  static void to_channel_fastest(const Eigen::Ref<const Eigen::MatrixXd>& slow, int C, Eigen::Index n,
+                                 Eigen::MatrixXd& fast);
+  static void to_channel_slowest(const Eigen::Ref<const Eigen::MatrixXd>& fast, int C, Eigen::Index n,
+                                 Eigen::Ref<Eigen::MatrixXd> slow);
 
   // ---- the parts that differ between global and local eta; training passes with tapes, used by the ELBO
   // and by the rollouts (one place for each map).

@@ -32,16 +32,24 @@ namespace msrom::vi {
 // Trajectories of a field: u[k] is n_y x nt (snapshots as columns), all on the same time axis. A 2-D field
 // [.., nx_data, ny_data] (row-major, the data's last axis fastest) is a column of n_y = nx_data ny_data
 // points whose fastest axis is the layers' x: fine_ny = nx_data rows of ny_data points (nn/grid_layers.hpp).
+// Several components (e.g. u and v) are stacked, component-slowest: u[k] = [u_1; ...; u_C] (MsdeModel::fields).
 struct Trajectories {
   std::vector<Eigen::MatrixXd> u;
   Eigen::VectorXd time;
   int fine_ny = 1;  // 1: a 1-D field
+  std::vector<std::string> components{"u"};  // the /fields/<name> datasets, in name order
+  bool split_by_time = false;                // the split cut every member's time axis (see read_trajectories)
+  int fields() const { return static_cast<int>(components.size()); }
 };
 
 // The members of one split (0 train, 1 validation, 2 test; -1 all) of a field data set written by
 // `msrom simulate` (docs/pde.md: /fields/u [members, nt, nx] or [members, nt, nx, ny], /time [nt], /split
-// [members]). Every rank reads the whole split. InputError naming the file for a missing or mis-shaped
-// dataset or a split without members.
+// [members]). Every dataset of /fields but the *_clean ones is a component (same shape; stacked in name
+// order). A data set with the root attributes system_train_end = a and system_validation_end = b (one long
+// trajectory, the cylinder wake) is split in time instead, for every member: train t <= a, validation
+// a <= t <= b, test t >= b (the validation and test windows start from the previous split's last snapshot,
+// their initial condition). Every rank reads the whole split. InputError naming the file for a missing or
+// mis-shaped dataset or a split without members (or, split in time, with fewer than 2 snapshots).
 Trajectories read_trajectories(const std::string& path, int split, const std::string& option = "-data");
 
 struct TrainOptions {
