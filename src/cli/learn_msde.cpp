@@ -10,6 +10,11 @@
 //              from it = 0 in every stage; windows of B = 64 snapshots shuffled across trajectories
 //   validation: the mean -ELBO per snapshot (beta = 1) on tiled windows of the validation split, every
 //              -msde_val_every steps and at the end of each stage
+//   selection: with -msde_select_every N, the final stage's validation trajectories are rolled out from
+//              their y_0 every N steps and at the end (-msde_select_samples samples, seed -msde_seed), and
+//              the stored final stage is the parameters with the lowest mean eps = ||y - y_hat|| / ||y||:
+//              the ELBO scores one-step transitions of encoded windows, eps the whole rollout, and a lower
+//              -ELBO need not give a lower eps (docs/vi.md section 15). History: /history/selection.
 //   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
@@ -42,6 +47,7 @@
 #include "msrom/nn/kernel.hpp"
 #include "msrom/core/progress.hpp"
 #include "msrom/vi/msde_io.hpp"
+#include "msrom/vi/predict.hpp"
 #include "msrom/vi/train.hpp"
 
 namespace msrom::cli {
@@ -74,8 +80,26 @@ struct Stage {
   std::unique_ptr<vi::MsdeModel> model;
   vi::StageHistory history;
   std::vector<std::pair<int, double>> val;  // (iteration, validation loss)
+  std::vector<std::pair<int, double>> sel;  // (iteration, validation rollout eps): -msde_select_every
   double seconds = 0;
 };
+
+std::vector<double> flat_pairs(const std::vector<std::pair<int, double>>& v) {
+  std::vector<double> out;
+  for (const auto& [i, x] : v) {
+    out.push_back(i);
+    out.push_back(x);
+  }
+  return out;
+}
+
+std::vector<std::pair<int, double>> read_pairs(const h5::File& f, const std::string& d) {
+  std::vector<std::pair<int, double>> v;
+  if (!f.exists(d)) return v;
+  const auto x = f.read(d);
+  for (std::size_t q = 0; q + 1 < x.size(); q += 2) v.emplace_back(static_cast<int>(x[q]), x[q + 1]);
+  return v;
+}
 
 void push(vi::StageHistory& h, const vi::TrainOptions::Report& r) {
   h.loss.push_back(r.loss);
@@ -145,6 +169,10 @@ int learn_msde(Session& session) {
   to.kl_anneal = static_cast<int>(opts.integer("msde_kl_anneal", 1600, "KL annealing length (0: a step at warmup)", 0));
   const int val_every = static_cast<int>(opts.integer("msde_val_every", 1000, "steps between validation losses (0: stage ends only)", 0));
   const int val_windows = static_cast<int>(opts.integer("msde_val_windows", 16, "validation windows (tiling the split)", 1));
+  const int select_every = static_cast<int>(opts.integer("msde_select_every", 0, "the final stage keeps the parameters "
+      "whose validation rollouts have the lowest eps, scored every N steps and at the end (0: the last parameters)", 0));
+  const int select_samples = static_cast<int>(opts.integer("msde_select_samples", 8, "latent samples per validation "
+      "rollout of -msde_select_every", 1, 100000));
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
@@ -218,6 +246,11 @@ int learn_msde(Session& session) {
   } else {
     norm = vi::fit_normalisation(train);
   }
+  std::unique_ptr<vi::Trajectories> val_raw;  // the validation rollouts of -msde_select_every, in data units
+  if (select_every > 0) {
+    if (!val) throw InputError("-msde_select_every: '" + data + "' has no validation split to select by");
+    val_raw = std::make_unique<vi::Trajectories>(*val);
+  }
   vi::normalise(train, norm);
   if (val) vi::normalise(*val, norm);
   c.n_y = static_cast<int>(train.u[0].rows());
@@ -269,7 +302,8 @@ int learn_msde(Session& session) {
   for (int n : iterations) id << n << ",";
   id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
-     << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel());
+     << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel())
+     << "|" << select_every << "|" << select_samples;
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;
@@ -285,7 +319,7 @@ int learn_msde(Session& session) {
     stages[si].val = init_val;
   }
   int start_it = 0;
-  Eigen::VectorXd resume_theta, resume_m, resume_v;
+  Eigen::VectorXd resume_theta, resume_m, resume_v, resume_best;
   std::int64_t resume_t = 0;
   bool resuming = false;
   if (restart && access(checkpoint.c_str(), R_OK) == 0) {
@@ -313,6 +347,11 @@ int learn_msde(Session& session) {
     stages[si].history = read_history(f, "/checkpoint/history");
     const auto vi_ = f.read("/checkpoint/val_" + std::to_string(si));
     for (std::size_t q = 0; q + 1 < vi_.size(); q += 2) stages[si].val.emplace_back(static_cast<int>(vi_[q]), vi_[q + 1]);
+    stages[si].sel = read_pairs(f, "/checkpoint/selection");
+    if (f.exists("/checkpoint/selection_theta")) {
+      const auto b = f.read("/checkpoint/selection_theta");
+      resume_best = Eigen::Map<const Eigen::VectorXd>(b.data(), static_cast<Eigen::Index>(b.size()));
+    }
     resuming = true;
     if (rank() == 0)
       std::fprintf(stderr, "learn-msde: continuing from '%s' at stage n_eta = %d, step %d\n", checkpoint.c_str(),
@@ -329,7 +368,8 @@ int learn_msde(Session& session) {
   }
   Progress progress("learn-msde", total_steps, progress_mode);
 
-  auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam) {
+  auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam,
+                              const Eigen::VectorXd& best) {
     h5::OutputFile out(checkpoint, MPI_COMM_WORLD);
     std::vector<int> done;
     for (std::size_t k = 0; k < stage; ++k) {
@@ -350,6 +390,10 @@ int learn_msde(Session& session) {
         v.push_back(l);
       }
       out.write("/checkpoint/val_" + std::to_string(k), v);
+    }
+    if (!stages[stage].sel.empty()) {
+      out.write("/checkpoint/selection", flat_pairs(stages[stage].sel));
+      out.write("/checkpoint/selection_theta", {static_cast<hsize_t>(best.size())}, best.data());
     }
     out.attribute("/checkpoint", "identity", identity);
     out.attribute("/checkpoint", "stage", static_cast<double>(stage));
@@ -376,6 +420,11 @@ int learn_msde(Session& session) {
     o.lr = ao.lr;
     o.adam = &adam;
     o.start = 0;
+    Stage& st = stages[si];
+    // -msde_select_every: the final stage's best parameters so far by validation rollout eps.
+    const bool selecting = select_every > 0 && si + 1 == schedule.size();
+    Eigen::VectorXd best;
+    double best_eps = INFINITY;
     if (resuming) {
       if (resume_theta.size() != model->num_params())
         throw InputError("-restart: '" + checkpoint + "': /checkpoint/theta does not match the model");
@@ -383,8 +432,25 @@ int learn_msde(Session& session) {
       adam.set_state(resume_m, resume_v, resume_t);
       o.start = start_it;
       resuming = false;
+      if (!st.sel.empty()) {
+        if (resume_best.size() != model->num_params())
+          throw InputError("-restart: '" + checkpoint + "': /checkpoint/selection_theta does not match the model");
+        best = resume_best;
+        for (const auto& [i, e] : st.sel) best_eps = std::min(best_eps, e);
+      }
     }
-    Stage& st = stages[si];
+    auto select = [&](int it) {  // collective: every rank gets the same eps, so the same choice
+      vi::RolloutOptions ro;
+      ro.samples = select_samples;
+      ro.seed = c.seed;
+      const auto p = vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD);
+      st.sel.emplace_back(step_offset + it, p.mean);
+      if (p.mean < best_eps) {  // a diverged rollout (NaN) is never the best
+        best_eps = p.mean;
+        best.resize(model->num_params());
+        model->get_params(best);
+      }
+    };
     const double t0 = MPI_Wtime();
     o.on_step = [&](int it, const vi::TrainOptions::Report& r) {
       // Every rank holds the same reduced loss, so every rank stops here together.
@@ -395,13 +461,14 @@ int learn_msde(Session& session) {
       if (val && val_every > 0 && (it + 1) % val_every == 0 && it + 1 < o.iterations)
         st.val.emplace_back(step_offset + it + 1,
                             vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+      if (selecting && (it + 1) % select_every == 0 && it + 1 < o.iterations) select(it + 1);
       progress.update(steps_before[si] + it + 1);
     };
     bool interrupted = false;
     o.stop_after = [&](int it) {
       int sig = static_cast<int>(g_msde_signal), any = 0;
       MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-      if (any || (ck_every > 0 && (it + 1) % ck_every == 0)) write_checkpoint(si, it + 1, *model, adam);
+      if (any || (ck_every > 0 && (it + 1) % ck_every == 0)) write_checkpoint(si, it + 1, *model, adam, best);
       if (any) {
         interrupted = true;
         if (rank() == 0)
@@ -414,6 +481,10 @@ int learn_msde(Session& session) {
     if (interrupted) return kExitCheckpointedMsde;
     st.seconds = MPI_Wtime() - t0;
     if (val) st.val.emplace_back(step_offset + o.iterations, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+    if (selecting) {
+      select(o.iterations);
+      if (best.size() == model->num_params() && best_eps < st.sel.back().second) model->set_params(best);
+    }
     st.model = std::move(model);
   }
   const double seconds = progress.finish();
@@ -430,6 +501,10 @@ int learn_msde(Session& session) {
         v.push_back(l);
       }
       out.write("/msde/eta_" + std::to_string(schedule[k]) + "/history/validation", {v.size() / 2, 2}, v.data());
+      if (!stages[k].sel.empty()) {
+        const auto sv = flat_pairs(stages[k].sel);
+        out.write("/msde/eta_" + std::to_string(schedule[k]) + "/history/selection", {sv.size() / 2, 2}, sv.data());
+      }
     }
     vi::save_msde_index(out, schedule);
     out.attribute("/msde", "data", data);
@@ -458,6 +533,19 @@ int learn_msde(Session& session) {
       m.set(key, l);
     }
     if (stages[k].seconds > 0) m.set("seconds." + tag, stages[k].seconds);
+    if (!stages[k].sel.empty()) {
+      auto b = stages[k].sel.back();  // the kept parameters: the lowest eps (the last if every rollout diverged)
+      for (const auto& p : stages[k].sel)
+        if (p.second < b.second) b = p;
+      m.set("selected_step." + tag, double(b.first));
+      m.set("selected_val_eps." + tag, b.second);
+      m.set("final_val_eps." + tag, stages[k].sel.back().second);
+      for (const auto& [i, e] : stages[k].sel) {
+        char key[96];
+        std::snprintf(key, sizeof key, "select_curve.%s.%09d", tag.c_str(), i);
+        m.set(key, e);
+      }
+    }
   }
   m.set("norm_mean", norm.mean);
   m.set("norm_scale", norm.scale);
@@ -477,6 +565,9 @@ int learn_msde(Session& session) {
                   static_cast<long long>(stages[k].model->num_params()),
                   m.has("train_loss." + tag) ? m.get("train_loss." + tag) : 0.0);
       if (m.has("val_loss." + tag)) std::printf(", validation %.6g", m.get("val_loss." + tag));
+      if (m.has("selected_step." + tag))
+        std::printf("; kept step %g of %zu, validation eps %.4f (last step's %.4f)", m.get("selected_step." + tag),
+                    stages[k].history.loss.size(), m.get("selected_val_eps." + tag), m.get("final_val_eps." + tag));
       std::printf("\n");
     }
     std::fflush(stdout);

@@ -1341,6 +1341,64 @@ TEST_CASE("The multiscale model of a 2-component field split in time (cylinder w
   CHECK(mean_eps(r1) < 1.0);
 }
 
+TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with the lowest validation rollout eps",
+          "[integration][msde][select]") {
+  const std::string dir = scratch() + "/msde_select", data = dir + "/data.h5";
+  msrom::make_output_directory("test", dir);
+  auto r = run("simulate -options_file_yaml " + kInputs + "cylinder_wake_ci.yaml -progress never -output " + data);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // A learning rate far too large makes the eps wander: the lowest is not the last (measured: step 320 of 400).
+  const std::string base = "learn-msde -data " + data + " -msde_n_zeta 50 -msde_cnn_kernel 3 -msde_cnn_channels 2,4 "
+                           "-msde_macro_hidden 16 -msde_micro_hidden 16 -msde_eta_schedule 0,1 -msde_iterations 1,400 "
+                           "-msde_lr_stage 0.3 -msde_window 4 -msde_select_every 4 -progress never -output ";
+  r = run(base + dir + "/ref.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto t = msrom::Metrics::read(dir + "/metrics.json");
+  const double kept = t.get("selected_step.eta_1"), best = t.get("selected_val_eps.eta_1");
+  CHECK(kept < 400);
+  CHECK(best < t.get("final_val_eps.eta_1"));
+  const auto ref = msrom::h5::File::open(dir + "/ref.h5");
+  const auto curve = ref.read("/msde/eta_1/history/selection");  // (step, eps) pairs: 4, 8, .., 400
+  REQUIRE(curve.size() == 200);
+  for (std::size_t q = 0; q < curve.size(); q += 2) {
+    CHECK(curve[q] == 4.0 * double(q / 2 + 1));
+    CHECK(curve[q + 1] >= best);
+  }
+  CHECK(!ref.exists("/msde/eta_0/history/selection"));  // only the final stage is selected
+  // The stored model IS the selected one: its validation rollouts (the same samples and seed) give that eps.
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/ref.h5 -predict_split validation -predict_samples 8 "
+          "-evaluate_msde_figures false -output " + dir + "/eval");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(msrom::Metrics::read(dir + "/eval/metrics.json").get("eps_mean.multiscale") == Approx(best).epsilon(1e-12));
+  // Interrupted after the kept step (the first checkpoint is at step 330) and continued: the kept parameters
+  // come from the checkpoint, bit for bit.
+  const std::string out = dir + "/model.h5", args = base + out + " -msde_checkpoint_every 330";
+  const std::string cmd = clean_env() + "sh -c '" + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
+                          "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -TERM $p; " +
+                          "wait $p; exit $?'";
+  const int rc = std::system(cmd.c_str());
+  CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 3);
+  r = run(args + " -restart");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto b = msrom::h5::File::open(out);
+  CHECK(b.read("/msde/eta_1/params") == ref.read("/msde/eta_1/params"));
+  CHECK(b.read("/msde/eta_1/history/selection") == curve);
+  // Without a validation split there is nothing to select by.
+  const std::string noval = dir + "/noval.h5";
+  r = run("simulate -options_file_yaml " + kInputs + "kdv_ci.yaml -simulate_train 2 -simulate_validation 0 "
+          "-simulate_test 1 -progress never -output " + noval);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run("learn-msde -data " + noval + " -msde_select_every 4 -output " + dir + "/bad.h5");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("-msde_select_every") != std::string::npos);
+  CHECK(!exists(dir + "/bad.h5"));
+}
+
 TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the data and of the models",
           "[integration][msde][statistics]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_stats";
