@@ -23,9 +23,9 @@ bool coarse_dns_available(const std::string& system) {
 
 void read_coarse_grid_options(const Options& o, CoarseDnsConfig& c) {
   c.nx = o.integer("coarse_nx", 0, "coarse grid points in x (0: the paper's, 20 in 1-D and 8 in 2-D; Dirichlet: nodes incl. boundary; "
-                   "shallow water: cells, dividing the fine count)", 0,
+                   "shallow water: cells, dividing the fine count; cylinder wake: window cells, 0: blocks of 10 x 10 points, the paper's 32 x 8)", 0,
                    1L << 30);
-  c.ny = o.integer("coarse_ny", 0, "coarse grid nodes in y, 2-D cases (0: -coarse_nx)", 0, 1L << 30);
+  c.ny = o.integer("coarse_ny", 0, "coarse grid nodes in y, 2-D cases (0: -coarse_nx; cylinder wake: the window's aspect)", 0, 1L << 30);
   c.stencil = o.choice("coarse_dns_stencil", "data", {"data", "paper", "central"},
                        "KdV u_xxx stencil of the coarse solve: data = as the data set was made (-system_stencil)");
 }
@@ -152,7 +152,8 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   const auto shape = f.shape("/fields/u");
   if (shape.size() != 3 && shape.size() != 4) throw InputError(who + "/fields/u is not [members, nt, nx(, ny)]");
   if (!coarse_dns_available(system_))
-    throw InputError(who + "no coarse DNS of the " + system_ + " case (its data are a window of the domain)");
+    throw InputError(who + "the " + system_ + " case's data are a window of the domain: its coarse DNS (the window "
+                     "alone on the coarse grid) is a column of msrom evaluate-msde");
   const auto defaults = make_case(system_, std::vector<std::pair<std::string, std::string>>{});
   if (static_cast<int>(shape.size()) - 2 != defaults.dim)
     throw InputError(who + "/fields/u has " + std::to_string(shape.size() - 2) + " space dimensions, the " + system_ +

@@ -501,6 +501,70 @@ void CylinderWakeSolver::local_values(double* out) const {
   MSROM_PETSC(DMDAVecRestoreArrayRead(da_, local_, &a));
 }
 
+std::vector<double> cylinder_window_dns(const std::vector<double>& y0, long fnx, long fny, double dx, double nu,
+                                        long cnx, long cny, const std::vector<double>& times) {
+  const long nf = fnx * fny;
+  if (cnx < 4 || cny < 4 || fnx % cnx != 0 || fny % cny != 0 || fnx / cnx != fny / cny)
+    throw InputError("-coarse_nx: the cylinder wake's coarse DNS needs coarse cells (" + std::to_string(cnx) + " x " +
+                     std::to_string(cny) + ", at least 4 x 4) that are square blocks of the " + std::to_string(fnx) +
+                     " x " + std::to_string(fny) + " window points");
+  if (static_cast<long>(y0.size()) != 2 * nf || times.size() < 1 || !(dx > 0) || !(nu > 0))
+    throw std::invalid_argument("pde::cylinder_window_dns: y0 must hold (u, v) of the window, with a time and dx, nu > 0");
+  const long b = fnx / cnx;  // fine points per coarse cell along each axis
+  const double H = dx * static_cast<double>(b);
+  // y0's mean over each coarse cell, per component: m[c][I * cny + J].
+  std::vector<double> m(static_cast<std::size_t>(2 * cnx * cny), 0.0);
+  double umax = 1;
+  for (long c = 0; c < 2; ++c)
+    for (long i = 0; i < fnx; ++i)
+      for (long j = 0; j < fny; ++j) {
+        const double v = y0[static_cast<std::size_t>(c * nf + i * fny + j)];
+        m[static_cast<std::size_t>(c * cnx * cny + (i / b) * cny + j / b)] += v / static_cast<double>(b * b);
+        umax = std::max(umax, std::abs(v));
+      }
+  // Bilinear between the coarse cell centres ((I + 1/2) H, (J + 1/2) H), periodic.
+  auto interp = [&](long c, double x, double y) {
+    const double fx = x / H - 0.5, fy = y / H - 0.5;
+    const auto i0 = static_cast<long>(std::floor(fx)), j0 = static_cast<long>(std::floor(fy));
+    const double tx = fx - static_cast<double>(i0), ty = fy - static_cast<double>(j0);
+    auto at = [&](long i, long j) {
+      i = ((i % cnx) + cnx) % cnx, j = ((j % cny) + cny) % cny;
+      return m[static_cast<std::size_t>(c * cnx * cny + i * cny + j)];
+    };
+    return (1 - ty) * ((1 - tx) * at(i0, j0) + tx * at(i0 + 1, j0)) + ty * ((1 - tx) * at(i0, j0 + 1) + tx * at(i0 + 1, j0 + 1));
+  };
+  // The step: the snapshot interval, split for the advective and viscous bounds (a margin of 2 on the
+  // solver's own, 2 U dt / h <= 1 and 8 nu dt / h^2 <= 1).
+  const double interval = times.size() > 1 ? times[1] - times[0] : 1.0;
+  const auto split = static_cast<long>(std::ceil(std::max(interval * 2 * umax / (0.5 * H), interval * 8 * nu / (0.5 * H * H))));
+  const double dt = interval / static_cast<double>(std::max(1L, split));
+  for (std::size_t n = 1; n < times.size(); ++n)
+    if (std::abs(times[n] - times[n - 1] - interval) > 1e-9 * interval)
+      throw InputError("-data: the cylinder wake's coarse DNS needs uniformly spaced snapshots");
+  Pde p;
+  p.type = "cylinder_wake";
+  p.model = Model::cylinder_wake;
+  p.dim = 2;
+  p.cell_centred = true;
+  p.periodic = false;  // the window: points at ((i + 1/2) dx, (j + 1/2) dx) of the box
+  p.nx = fnx, p.ny = fny;
+  p.lx = dx * static_cast<double>(fnx), p.ly = dx * static_cast<double>(fny);
+  p.x0 = 0, p.y0 = 0;
+  p.parameters = {{"periodic", 1.0}, {"diameter", 0.0},  {"n", static_cast<double>(cny)},
+                  {"length", p.lx},  {"height", p.ly},   {"u_in", umax / 2},
+                  {"nu", nu},        {"ksp_rtol", 1e-10}};
+  p.stepping.dt = dt;
+  CylinderWakeSolver s(p, PETSC_COMM_SELF);
+  s.set_velocity([&](double x, double y) { return interp(0, x, y); }, [&](double x, double y) { return interp(1, x, y); });
+  s.start(times[0]);
+  std::vector<double> out(times.size() * static_cast<std::size_t>(2 * nf));
+  for (std::size_t n = 0; n < times.size(); ++n) {
+    s.advance(static_cast<std::int64_t>(n) * std::max(1L, split));
+    s.local_values(out.data() + n * static_cast<std::size_t>(2 * nf));
+  }
+  return out;
+}
+
 double CylinderWakeSolver::max_divergence() const {
   const Node* const* a;
   MSROM_PETSC(DMDAVecGetArrayRead(da_, local_, &a));

@@ -62,9 +62,9 @@ CoarseDnsConfig read_coarse_dns_options(const Options& opts);
 // the coarse DNS on their own data set (evaluate-msde).
 void read_coarse_grid_options(const Options& opts, CoarseDnsConfig& c);
 
-// Whether a data set of `system` has a coarse DNS: every field case but the cylinder wake, whose data are a
-// window behind the cylinder, not the whole domain (its coarse DNS would be the channel on a coarse mesh,
-// sampled on the window's cells: not built, docs/vi.md section 16).
+// Whether CoarseDns runs the coarse DNS of a data set of `system`: every field case but the cylinder wake,
+// whose data are a window behind the cylinder, not the whole domain; its coarse DNS is the window alone on
+// the coarse grid (pde::cylinder_window_dns, run by evaluate-msde; docs/vi.md section 16).
 bool coarse_dns_available(const std::string& system);
 
 struct CoarseDnsResult {

@@ -100,6 +100,21 @@ struct Shedding {
 };
 Shedding shedding(const std::vector<ForceSample>& f, double t_from, double diameter, double u_in);
 
+// The coarse-DNS baseline of the cylinder-wake data (the paper's, method doc section 4: the same PDE on the
+// coarse grid from the subsampled y_0): the sampling window alone, as a periodic box of cnx x cny cells (the
+// model's coarse grid, 32 x 8) without the cylinder, with the data's viscosity nu. The initial velocity is
+// y_0's mean over each coarse cell, interpolated bilinearly (periodically) between the cell centres to the
+// faces and projected; the step is the snapshot interval, split until 2 |u|_max dt / h <= 0.5 and
+// 8 nu dt / h^2 <= 0.5; the
+// prediction is the solution sampled at the window's points (bilinear on the MAC grid, as simulate samples
+// the window). y0: (u; v) of the window, 2 fnx fny values, each component [fnx, fny] with y fastest (the
+// data's layout), point (i, j) at ((i + 1/2) dx, (j + 1/2) dx); times: the snapshots' (uniformly spaced),
+// times[0] is y0's. Returns the snapshots one after another (snapshot n at n 2 fnx fny), y0's sampled
+// coarse field first. One rank (PETSC_COMM_SELF). InputError naming -coarse_nx if cnx, cny do not divide
+// fnx, fny in the same ratio.
+std::vector<double> cylinder_window_dns(const std::vector<double>& y0, long fnx, long fny, double dx, double nu,
+                                        long cnx, long cny, const std::vector<double>& times);
+
 class CylinderWakeSolver : public FieldSolver {
  public:
   // `dt` overrides the case's default step (<= 0: keep it). InputError for a step beyond the stability
