@@ -1200,13 +1200,42 @@ static std::string learn_2d_one_and_two_ranks(const std::string& dir, const std:
   return learn;
 }
 
-TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, rolled out and scored on the grid",
-          "[integration][msde][2d]") {
-  const std::string dir = scratch() + "/msde_2d", data = dir + "/data.h5";
+// msrom simulate of an input file into a new directory under scratch(); returns the data file's path.
+static std::string simulate_into(const std::string& dir, const std::string& yaml) {
   msrom::make_output_directory("test", dir);
-  auto r = run("simulate -options_file_yaml " + kInputs + "burgers2d_ci.yaml -progress never -output " + data);
+  const std::string data = dir + "/data.h5";
+  const auto r = run("simulate -options_file_yaml " + kInputs + yaml + " -progress never -output " + data);
   INFO(r.err);
   REQUIRE(r.code == 0);
+  return data;
+}
+
+// A local-eta model (`learn` + -msde_eta_field local) rolled out by ensemble on 1 rank and with each member's
+// cells split over 2 ranks: the fields are bitwise the same. Returns the 1-rank file's shape of the fields.
+static msrom::h5::Shape local_rollouts_one_and_two_ranks(const std::string& dir, const std::string& learn,
+                                                         const std::string& data) {
+  auto r = run(learn + dir + "/loc.h5 -msde_eta_field local");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string roll = "ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 ";
+  r = run(roll + "-output " + dir + "/loc1.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = run(roll + "-predict_ranks_per_member 2 -output " + dir + "/loc2.h5", 2);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
+  CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
+  const double e = mean_eps(r1);
+  CHECK(std::isfinite(e));
+  CHECK(e < 1.0);
+  return r1.shape("/ensemble/fields/u");
+}
+
+TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, rolled out and scored on the grid",
+          "[integration][msde][2d]") {
+  const std::string dir = scratch() + "/msde_2d", data = simulate_into(dir, "burgers2d_ci.yaml");
+  msrom::it::Result r;
   // 64 x 64 -> 8 x 8 cells (stride 8).
   const std::string learn = learn_2d_one_and_two_ranks(dir, data, 16, 64);
   const auto a = msrom::h5::File::open(dir + "/a.h5");
@@ -1237,34 +1266,13 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   CHECK(!exists(dir + "/roll1d.h5"));
   // A local eta on the 8 x 8 cells: each member's cells split over 2 ranks (a 1 x 2 DMDA) roll out bitwise as
   // on one rank.
-  r = run(learn + dir + "/loc.h5 -msde_eta_field local");
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -output " + dir + "/loc1.h5");
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -predict_ranks_per_member 2 "
-          "-output " + dir + "/loc2.h5", 2);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  {
-    const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
-    CHECK(r1.shape("/ensemble/fields/u") == msrom::h5::Shape{1, 51, 64, 64});
-    CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
-    double e = 0;
-    for (double x : r1.read("/ensemble/eps")) e += x / 51.0;
-    CHECK(std::isfinite(e));
-    CHECK(e < 1.0);
-  }
+  CHECK(local_rollouts_one_and_two_ranks(dir, learn, data) == msrom::h5::Shape{1, 51, 64, 64});
 }
 
 TEST_CASE("The multiscale model of a 2-component field split in time (cylinder wake ci): learned, scored, rolled out",
           "[integration][msde][cylinder_wake]") {
-  const std::string dir = scratch() + "/msde_cyl", data = dir + "/data.h5";
-  msrom::make_output_directory("test", dir);
-  auto r = run("simulate -options_file_yaml " + kInputs + "cylinder_wake_ci.yaml -progress never -output " + data);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
+  const std::string dir = scratch() + "/msde_cyl", data = simulate_into(dir, "cylinder_wake_ci.yaml");
+  msrom::it::Result r;
   // (u, v) on 40 x 20 points -> 2 x 10 x 5 cells (stride 4; two CNN strides of 2). Train t <= 0.2: 6 snapshots.
   const std::string learn = learn_2d_one_and_two_ranks(dir, data, 4, 40, "-msde_n_zeta 50 -msde_cnn_channels 4,8");
   const auto a = msrom::h5::File::open(dir + "/a.h5");
@@ -1332,28 +1340,13 @@ TEST_CASE("The multiscale model of a 2-component field split in time (cylinder w
   CHECK(r.err.find("2 field components, the model 1") != std::string::npos);
   CHECK(!exists(dir + "/bad.h5"));
   // A local eta on the 10 x 5 cells of both components: split over 2 ranks, bitwise as on one.
-  r = run(learn + dir + "/loc.h5 -msde_eta_field local");
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -output " + dir + "/loc1.h5");
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  r = run("ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 -predict_ranks_per_member 2 "
-          "-output " + dir + "/loc2.h5", 2);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
-  CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
-  CHECK(mean_eps(r1) < 1.0);
+  CHECK(local_rollouts_one_and_two_ranks(dir, learn, data) == (msrom::h5::Shape{1, 3, 2, 40, 20}));
 }
 
 TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with the lowest validation rollout eps",
           "[integration][msde][select]") {
-  const std::string dir = scratch() + "/msde_select", data = dir + "/data.h5";
-  msrom::make_output_directory("test", dir);
-  auto r = run("simulate -options_file_yaml " + kInputs + "cylinder_wake_ci.yaml -progress never -output " + data);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
+  const std::string dir = scratch() + "/msde_select", data = simulate_into(dir, "cylinder_wake_ci.yaml");
+  msrom::it::Result r;
   // A learning rate far too large makes the eps wander: the lowest is not the last (measured: step 320 of 400).
   const std::string base = "learn-msde -data " + data + " -msde_n_zeta 50 -msde_cnn_kernel 3 -msde_cnn_channels 2,4 "
                            "-msde_macro_hidden 16 -msde_micro_hidden 16 -msde_eta_schedule 0,1 -msde_iterations 1,400 "
