@@ -60,7 +60,7 @@ def read(path):
     for k, u in fields.items():
         if u.ndim not in (2, 3) or u.shape[0] != t.size or u.shape != shape:
             raise InputError(f"{path}: /fields/{k} is not [{t.size}, nx] or [{t.size}, nx, ny] like /fields/truth")
-    return t, eps, fields
+    return t, eps, fields, (comps[0] if len(comps) > 1 else "")
 
 
 def names(d):
@@ -84,7 +84,7 @@ def plot_eps(t, eps, metrics, out):
     save(fig, os.path.join(out, "eps.png"), tight=True)
 
 
-def plot_fields_2d(t, fields, out):
+def plot_fields_2d(t, fields, out, component=""):
     # Snapshots at three times (columns): the data, then each model's prediction and its error (rows).
     truth = fields["truth"]
     models = names(fields)
@@ -93,9 +93,10 @@ def plot_fields_2d(t, fields, out):
     fig, axes = plt.subplots(rows, len(times), figsize=(2.4 * len(times), 2.2 * rows), squeeze=False)
     lim = np.nanmax(np.abs(truth)) or 1.0
     kw = dict(origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
-    panels = [("data", truth)]
+    pre = f"{component}, " if component else ""  # several components: the one drawn
+    panels = [(f"{pre}data", truth)]
     for k in models:
-        panels += [(f"{LABELS.get(k, k)}", fields[k]), (f"{LABELS.get(k, k)}: error", fields[k] - truth)]
+        panels += [(f"{pre}{LABELS.get(k, k)}", fields[k]), (f"{pre}{LABELS.get(k, k)}: error", fields[k] - truth)]
     for r, (title, u) in enumerate(panels):
         for c, n in enumerate(times):
             ax = axes[r, c]
@@ -106,9 +107,9 @@ def plot_fields_2d(t, fields, out):
     save(fig, os.path.join(out, "fields.png"), tight=True)
 
 
-def plot_fields(t, fields, out):
+def plot_fields(t, fields, out, component=""):
     if fields["truth"].ndim == 3:
-        return plot_fields_2d(t, fields, out)
+        return plot_fields_2d(t, fields, out, component)
     truth = fields["truth"]
     models = names(fields)
     rows = 1 + len(models)
@@ -216,11 +217,11 @@ def plot_stats(st, metrics, out):
 def main():
     a = directory_args("Figures of msrom evaluate-msde.", "the -output directory of msrom evaluate-msde")
     out = a.out or os.path.join(a.dir, "figures")
-    t, eps, fields = read(os.path.join(a.dir, "msde_eval.h5"))
+    t, eps, fields, component = read(os.path.join(a.dir, "msde_eval.h5"))
     metrics = load_metrics(os.path.join(a.dir, "metrics.json"))
     os.makedirs(out, exist_ok=True)
     plot_eps(t, eps, metrics, out)
-    plot_fields(t, fields, out)
+    plot_fields(t, fields, out, component)
     plot_spectra(fields, out)
     st = read_stats(os.path.join(a.dir, "msde_eval.h5"))
     if st is not None:
