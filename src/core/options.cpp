@@ -188,6 +188,11 @@ void print_help(const std::string& usage) {
   std::fflush(stdout);
 }
 
+UnlistedOptionReads::UnlistedOptionReads() : mark_(registry().size()) {}
+UnlistedOptionReads::~UnlistedOptionReads() {
+  if (registry().size() > mark_) registry().resize(mark_);
+}
+
 void reject_unused_options(const std::vector<std::string>& foreign_sections) {
   PetscInt n = 0;
   char** names = nullptr;

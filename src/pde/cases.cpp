@@ -383,6 +383,7 @@ Pde make_case(const std::string& type, const std::vector<std::pair<std::string, 
   MSROM_PETSC(PetscOptionsCreate(&db));
   for (const auto& [k, v] : settings) MSROM_PETSC(PetscOptionsSetValue(db, ("-" + k).c_str(), v.c_str()));
   MSROM_PETSC(PetscOptionsPush(db));
+  const UnlistedOptionReads unlisted;  // the case's options are not the command's
   try {
     Pde p = make_case(type, Options("system"));
     PetscOptionsPop();

@@ -1343,6 +1343,40 @@ TEST_CASE("The multiscale model of a 2-component field split in time (cylinder w
   CHECK(local_rollouts_one_and_two_ranks(dir, learn, data) == (msrom::h5::Shape{1, 3, 2, 40, 20}));
 }
 
+TEST_CASE("The 2-D cases' files drive learn-msde, evaluate-msde and ensemble (shallow water, cylinder wake ci)",
+          "[integration][msde][inputs]") {
+  // The msde: and predict: sections are the commands'; system:, ts: and simulate: are simulate's (a case
+  // parsed for the coarse DNS does not make them evaluate-msde's).
+  for (const std::string c : {"shallow_water", "cylinder_wake"}) {
+    CAPTURE(c);
+    const std::string dir = scratch() + "/msde_inputs_" + c, data = simulate_into(dir, c + "_ci.yaml");
+    const std::string yaml = "-options_file_yaml " + kInputs + c + "_ci.yaml -data " + data + " ";
+    auto r = run("learn-msde " + yaml + "-progress never -output " + dir + "/m.h5");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto m = msrom::h5::File::open(dir + "/m.h5");
+    CHECK(m.read("/msde/stages") == std::vector<double>{0, 1});
+    CHECK(m.exists("/msde/eta_1/history/selection") == (c == "cylinder_wake"));  // its file selects
+    r = run("evaluate-msde " + yaml + "-model " + dir + "/m.h5 -evaluate_msde_figures false -output " + dir + "/eval" +
+            (c == "cylinder_wake" ? " -coarse_nx 10" : ""));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
+    for (const char* k : {"coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"}) {
+      CAPTURE(k);
+      CHECK(std::isfinite(t.get(std::string("eps_mean.") + k)));
+    }
+    r = run("ensemble " + yaml + "-model " + dir + "/m.h5 -output " + dir + "/roll.h5");
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(msrom::h5::File::open(dir + "/roll.h5").read_double_attribute("/ensemble", "samples") == 4.0);
+    // A misspelt option on the command line is still refused.
+    r = run("evaluate-msde " + yaml + "-model " + dir + "/m.h5 -system_typo 1 -output " + dir + "/eval2");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("-system_typo") != std::string::npos);
+  }
+}
+
 TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with the lowest validation rollout eps",
           "[integration][msde][select]") {
   const std::string dir = scratch() + "/msde_select", data = simulate_into(dir, "cylinder_wake_ci.yaml");

@@ -9,6 +9,7 @@
 // Names are given without the leading dash; a section is the heading under which -help lists them.
 #include <petscsys.h>
 
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <vector>
@@ -49,6 +50,19 @@ class Options {
 bool help_requested();
 // Lists every option read so far, by section, with defaults and help; to stdout on rank 0.
 void print_help(const std::string& usage);
+// Option reads inside this scope leave no trace in the command's option list (its -help, and which sections
+// count as its own in reject_unused_options): for reads against a private database pushed for the scope
+// (pde::make_case with explicit settings, e.g. the coarse DNS's case).
+class UnlistedOptionReads {
+ public:
+  UnlistedOptionReads();
+  ~UnlistedOptionReads();
+  UnlistedOptionReads(const UnlistedOptionReads&) = delete;
+  UnlistedOptionReads& operator=(const UnlistedOptionReads&) = delete;
+
+ private:
+  std::size_t mark_;
+};
 // Throws InputError naming the first option that nothing read (call after every stage read its options).
 // An unread option that came from a file (not the command line) is let through when its name starts with
 // one of `foreign_sections`: a case file holds the options of every command, and the command that owns
