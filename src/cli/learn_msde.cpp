@@ -11,7 +11,8 @@
 //   validation: the mean -ELBO per snapshot (beta = 1) on tiled windows of the validation split, every
 //              -msde_val_every steps and at the end of each stage
 //   selection: with -msde_select_every N, the final stage's validation trajectories are rolled out from
-//              their y_0 every N steps and at the end (-msde_select_samples samples, seed -msde_seed), and
+//              their y_0 every N steps and at the end (-msde_select_samples samples, -msde_select_substeps
+//              Euler-Maruyama steps per snapshot interval, seed -msde_seed), and
 //              the stored final stage is the parameters with the lowest mean eps = ||y - y_hat|| / ||y||:
 //              the ELBO scores one-step transitions of encoded windows, eps the whole rollout, and a lower
 //              -ELBO need not give a lower eps (docs/vi.md section 15). History: /history/selection.
@@ -173,6 +174,8 @@ int learn_msde(Session& session) {
       "whose validation rollouts have the lowest eps, scored every N steps and at the end (0: the last parameters)", 0));
   const int select_samples = static_cast<int>(opts.integer("msde_select_samples", 8, "latent samples per validation "
       "rollout of -msde_select_every", 1, 100000));
+  const int select_substeps = static_cast<int>(opts.integer("msde_select_substeps", 1, "Euler-Maruyama steps per "
+      "snapshot interval of the validation rollouts of -msde_select_every (as -predict_substeps)", 1, 100000));
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
@@ -303,7 +306,7 @@ int learn_msde(Session& session) {
   id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
      << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel())
-     << "|" << select_every << "|" << select_samples;
+     << "|" << select_every << "|" << select_samples << "|" << select_substeps;
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;
@@ -442,6 +445,7 @@ int learn_msde(Session& session) {
     auto select = [&](int it) {  // collective: every rank gets the same eps, so the same choice
       vi::RolloutOptions ro;
       ro.samples = select_samples;
+      ro.substeps = select_substeps;
       ro.seed = c.seed;
       const auto p = vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD);
       st.sel.emplace_back(step_offset + it, p.mean);

@@ -1406,6 +1406,16 @@ TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with th
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(msrom::Metrics::read(dir + "/eval/metrics.json").get("eps_mean.multiscale") == Approx(best).epsilon(1e-12));
+  // With 3 Euler-Maruyama steps per snapshot interval, as evaluate-msde -predict_substeps 3.
+  r = run(base + dir + "/sub.h5 -msde_select_substeps 3");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const double best3 = msrom::Metrics::read(dir + "/metrics.json").get("selected_val_eps.eta_1");
+  r = run("evaluate-msde -data " + data + " -model " + dir + "/sub.h5 -predict_split validation -predict_samples 8 "
+          "-predict_substeps 3 -evaluate_msde_figures false -evaluate_msde_coarse_dns false -output " + dir + "/eval3");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(msrom::Metrics::read(dir + "/eval3/metrics.json").get("eps_mean.multiscale") == Approx(best3).epsilon(1e-12));
   // Interrupted after the kept step (the first checkpoint is at step 330) and continued: the kept parameters
   // come from the checkpoint, bit for bit.
   const std::string out = dir + "/model.h5", args = base + out + " -msde_checkpoint_every 330";
