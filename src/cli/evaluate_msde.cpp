@@ -166,9 +166,17 @@ int evaluate_msde(Session& session) {
   // The cylinder wake's data are a window of the channel: its coarse DNS is the window alone on the coarse
   // grid (pde::cylinder_window_dns), not pde::CoarseDns.
   bool window_dns = false;
+  double window_dx = 0, window_nu = 0;  // the window's point spacing and the viscosity (window_dns)
   if (!help_requested() && with_coarse && !data.empty()) {
     const auto f = h5::File::open(data, "-data");
-    window_dns = f.has_attribute("/", "system") && !pde::coarse_dns_available(f.read_string_attribute("/", "system"));
+    window_dns = f.has_attribute("/", "system") &&
+                 pde::coarse_dns_kind(f.read_string_attribute("/", "system")) == pde::CoarseDnsKind::window;
+    if (window_dns) {
+      for (const char* a : {"system_nu", "system_window_dx"})
+        if (!f.has_attribute("/", a)) throw InputError("-data: '" + data + "': no attribute " + a + " (not a cylinder_wake data set)");
+      window_dx = f.read_double_attribute("/", "system_window_dx");
+      window_nu = f.read_double_attribute("/", "system_nu");
+    }
   }
   if (!help_requested() && with_coarse && !window_dns) {
     if (data.empty()) throw InputError("-data: no data file given");
@@ -206,9 +214,6 @@ int evaluate_msde(Session& session) {
     eps["coarse_dns"] = e;
   }
   if (window_dns) {  // cheap (32 x 8 cells): every rank computes the same
-    const auto f = h5::File::open(data, "-data");
-    for (const char* a : {"system_nu", "system_window_dx"})
-      if (!f.has_attribute("/", a)) throw InputError("-data: '" + data + "': no attribute " + a + " (not a cylinder_wake data set)");
     if (test.fields() != 2 || test.fine_ny <= 1) throw InputError("-data: '" + data + "': the cylinder wake's (u, v) are 2-D");
     const long fnx = test.fine_ny, fny = test.u[0].rows() / 2 / fnx;
     // Default: the paper's 32 x 8 on 320 x 80 points, i.e. blocks of 10 x 10 points.
@@ -217,8 +222,7 @@ int evaluate_msde(Session& session) {
     Eigen::MatrixXd e(K, nt);
     for (Eigen::Index k = 0; k < K; ++k) {
       const std::vector<double> y0(test.u[k].col(0).data(), test.u[k].col(0).data() + test.u[k].rows());
-      const auto y = pde::cylinder_window_dns(y0, fnx, fny, f.read_double_attribute("/", "system_window_dx"),
-                                              f.read_double_attribute("/", "system_nu"), cnx, cny, t);
+      const auto y = pde::cylinder_window_dns(y0, fnx, fny, window_dx, window_nu, cnx, cny, t);
       const Eigen::Map<const Eigen::MatrixXd> Y(y.data(), test.u[k].rows(), nt);
       e.row(k) = vi::relative_error(test.u[k], Y).transpose();
       if (k == 0) fields["coarse_dns"] = Y;

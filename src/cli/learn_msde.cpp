@@ -94,10 +94,9 @@ std::vector<double> flat_pairs(const std::vector<std::pair<int, double>>& v) {
   return out;
 }
 
-std::vector<std::pair<int, double>> read_pairs(const h5::File& f, const std::string& d) {
+// (step, value) pairs stored flat (the history's validation and selection curves), and back.
+std::vector<std::pair<int, double>> pairs_of(const std::vector<double>& x) {
   std::vector<std::pair<int, double>> v;
-  if (!f.exists(d)) return v;
-  const auto x = f.read(d);
   for (std::size_t q = 0; q + 1 < x.size(); q += 2) v.emplace_back(static_cast<int>(x[q]), x[q + 1]);
   return v;
 }
@@ -223,13 +222,8 @@ int learn_msde(Session& session) {
       throw InputError("-msde_init: '" + init_path + "' ends at n_eta = " + std::to_string(last) +
                        ", beyond the schedule's first stage n_eta = " + std::to_string(schedule[0]));
     auto read_val = [&](int k) {
-      std::vector<std::pair<int, double>> v;
       const std::string g = "/msde/eta_" + std::to_string(k) + "/history/validation";
-      if (f.exists(g)) {
-        const auto x = f.read(g);
-        for (std::size_t q = 0; q + 1 < x.size(); q += 2) v.emplace_back(static_cast<int>(x[q]), x[q + 1]);
-      }
-      return v;
+      return f.exists(g) ? pairs_of(f.read(g)) : std::vector<std::pair<int, double>>{};
     };
     for (int k : stored) {
       if (k >= schedule[0]) continue;
@@ -339,8 +333,7 @@ int learn_msde(Session& session) {
       auto loaded = vi::load_msde(f, schedule[k], "-restart");
       stages[k].model = std::make_unique<vi::MsdeModel>(std::move(loaded.model));
       stages[k].history = read_history(f, "/msde/eta_" + std::to_string(schedule[k]) + "/history");
-      const auto vi_ = f.read("/checkpoint/val_" + std::to_string(k));
-      for (std::size_t q = 0; q + 1 < vi_.size(); q += 2) stages[k].val.emplace_back(static_cast<int>(vi_[q]), vi_[q + 1]);
+      stages[k].val = pairs_of(f.read("/checkpoint/val_" + std::to_string(k)));
     }
     const auto th = f.read("/checkpoint/theta"), m = f.read("/checkpoint/adam_m"), v = f.read("/checkpoint/adam_v");
     resume_theta = Eigen::Map<const Eigen::VectorXd>(th.data(), static_cast<Eigen::Index>(th.size()));
@@ -348,9 +341,8 @@ int learn_msde(Session& session) {
     resume_v = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size()));
     resume_t = static_cast<std::int64_t>(f.read_double_attribute("/checkpoint", "adam_t"));
     stages[si].history = read_history(f, "/checkpoint/history");
-    const auto vi_ = f.read("/checkpoint/val_" + std::to_string(si));
-    for (std::size_t q = 0; q + 1 < vi_.size(); q += 2) stages[si].val.emplace_back(static_cast<int>(vi_[q]), vi_[q + 1]);
-    stages[si].sel = read_pairs(f, "/checkpoint/selection");
+    for (const auto& [i, l] : pairs_of(f.read("/checkpoint/val_" + std::to_string(si)))) stages[si].val.emplace_back(i, l);
+    if (f.exists("/checkpoint/selection")) stages[si].sel = pairs_of(f.read("/checkpoint/selection"));
     if (f.exists("/checkpoint/selection_theta")) {
       const auto b = f.read("/checkpoint/selection_theta");
       resume_best = Eigen::Map<const Eigen::VectorXd>(b.data(), static_cast<Eigen::Index>(b.size()));
@@ -386,14 +378,7 @@ int learn_msde(Session& session) {
     out.write("/checkpoint/adam_m", {static_cast<hsize_t>(adam.m().size())}, adam.m().data());
     out.write("/checkpoint/adam_v", {static_cast<hsize_t>(adam.v().size())}, adam.v().data());
     write_history(out, "/checkpoint/history", stages[stage].history);
-    for (std::size_t k = 0; k <= stage; ++k) {
-      std::vector<double> v;
-      for (const auto& [i, l] : stages[k].val) {
-        v.push_back(i);
-        v.push_back(l);
-      }
-      out.write("/checkpoint/val_" + std::to_string(k), v);
-    }
+    for (std::size_t k = 0; k <= stage; ++k) out.write("/checkpoint/val_" + std::to_string(k), flat_pairs(stages[k].val));
     if (!stages[stage].sel.empty()) {
       out.write("/checkpoint/selection", flat_pairs(stages[stage].sel));
       out.write("/checkpoint/selection_theta", {static_cast<hsize_t>(best.size())}, best.data());
@@ -499,15 +484,12 @@ int learn_msde(Session& session) {
     out.write_root_attributes(c.seed);
     for (std::size_t k = 0; k < schedule.size(); ++k) {
       vi::save_msde(out, *stages[k].model, norm, &stages[k].history);
-      std::vector<double> v;
-      for (const auto& [i, l] : stages[k].val) {
-        v.push_back(i);
-        v.push_back(l);
-      }
-      out.write("/msde/eta_" + std::to_string(schedule[k]) + "/history/validation", {v.size() / 2, 2}, v.data());
+      const std::string g = "/msde/eta_" + std::to_string(schedule[k]) + "/history/";
+      const auto v = flat_pairs(stages[k].val);
+      out.write(g + "validation", {v.size() / 2, 2}, v.data());
       if (!stages[k].sel.empty()) {
         const auto sv = flat_pairs(stages[k].sel);
-        out.write("/msde/eta_" + std::to_string(schedule[k]) + "/history/selection", {sv.size() / 2, 2}, sv.data());
+        out.write(g + "selection", {sv.size() / 2, 2}, sv.data());
       }
     }
     vi::save_msde_index(out, schedule);

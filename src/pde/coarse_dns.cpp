@@ -17,8 +17,9 @@
 
 namespace msrom::pde {
 
-bool coarse_dns_available(const std::string& system) {
-  return is_case(system) && system != "cylinder_wake";
+CoarseDnsKind coarse_dns_kind(const std::string& system) {
+  if (!is_case(system)) return CoarseDnsKind::none;
+  return system == "cylinder_wake" ? CoarseDnsKind::window : CoarseDnsKind::grid;
 }
 
 void read_coarse_grid_options(const Options& o, CoarseDnsConfig& c) {
@@ -151,7 +152,7 @@ CoarseDns::CoarseDns(const CoarseDnsConfig& cfg, MPI_Comm comm) : cfg_(cfg), com
   if (!is_case(system_)) throw InputError(who + "system '" + system_ + "' is not a field case");
   const auto shape = f.shape("/fields/u");
   if (shape.size() != 3 && shape.size() != 4) throw InputError(who + "/fields/u is not [members, nt, nx(, ny)]");
-  if (!coarse_dns_available(system_))
+  if (coarse_dns_kind(system_) == CoarseDnsKind::window)
     throw InputError(who + "the " + system_ + " case's data are a window of the domain: its coarse DNS (the window "
                      "alone on the coarse grid) is a column of msrom evaluate-msde");
   const auto defaults = make_case(system_, std::vector<std::pair<std::string, std::string>>{});

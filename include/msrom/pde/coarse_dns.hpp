@@ -62,10 +62,12 @@ CoarseDnsConfig read_coarse_dns_options(const Options& opts);
 // the coarse DNS on their own data set (evaluate-msde).
 void read_coarse_grid_options(const Options& opts, CoarseDnsConfig& c);
 
-// Whether CoarseDns runs the coarse DNS of a data set of `system`: every field case but the cylinder wake,
-// whose data are a window behind the cylinder, not the whole domain; its coarse DNS is the window alone on
-// the coarse grid (pde::cylinder_window_dns, run by evaluate-msde; docs/vi.md section 16).
-bool coarse_dns_available(const std::string& system);
+// Which coarse DNS a data set of `system` has: `grid` (CoarseDns: the case on a coarse grid of the whole
+// domain) for every field case but the cylinder wake; `window` for the cylinder wake, whose data are a window
+// behind the cylinder, not the whole domain: the window alone on the coarse grid (pde::cylinder_window_dns,
+// run by evaluate-msde; docs/vi.md section 16); `none` for a system that is not a field case.
+enum class CoarseDnsKind { none, grid, window };
+CoarseDnsKind coarse_dns_kind(const std::string& system);
 
 struct CoarseDnsResult {
   std::string system, integrator;
