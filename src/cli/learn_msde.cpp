@@ -361,7 +361,7 @@ int learn_msde(Session& session) {
     steps_before.push_back(total_steps);
     total_steps += n;
   }
-  Progress progress("learn-msde", total_steps, progress_mode);
+  Progress progress("learn-msde", total_steps, progress_mode, resuming ? steps_before[si] + start_it : 0.0);
 
   auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam,
                               const Eigen::VectorXd& best) {

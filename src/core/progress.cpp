@@ -28,8 +28,16 @@ std::string hms(double s) {
 }
 }  // namespace
 
-Progress::Progress(std::string label, double total, ProgressMode mode)
-    : label_(std::move(label)), total_(total > 0 ? total : 1), start_(std::chrono::steady_clock::now()), last_(start_) {
+double progress_eta(double elapsed, double total, double done, double done_at_start) {
+  const double now_done = done - done_at_start;
+  return now_done > 0 ? elapsed * (total - done) / now_done : 0;
+}
+
+Progress::Progress(std::string label, double total, ProgressMode mode, double done_at_start)
+    : label_(std::move(label)),
+      total_(total > 0 ? total : 1),
+      done_at_start_(done_at_start),
+      start_(std::chrono::steady_clock::now()), last_(start_) {
   const bool root = rank() == 0;
   tty_ = isatty(STDERR_FILENO);
   live_ = root && (mode == ProgressMode::always || (mode == ProgressMode::automatic && tty_));
@@ -45,8 +53,7 @@ void Progress::update(double done) {
   const auto now = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(now - last_).count() < 1.0) return;
   last_ = now;
-  const double t = elapsed(), frac = done / total_;
-  const double eta = frac > 0 ? t * (1 - frac) / frac : 0;
+  const double t = elapsed(), frac = done / total_, eta = progress_eta(t, total_, done, done_at_start_);
   std::fprintf(stderr, "%s%s: %5.1f%%  elapsed %s  ETA %s%s", tty_ ? "\r" : "", label_.c_str(), 100 * frac,
                hms(t).c_str(), hms(eta).c_str(), tty_ ? "   " : "\n");
   std::fflush(stderr);

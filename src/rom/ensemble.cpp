@@ -409,7 +409,7 @@ EnsembleResult Engine::run() {
     MSROM_PETSC(TSSetMaxTime(ts_, std::numeric_limits<double>::max()));
   }
 
-  Progress progress("ensemble", static_cast<double>(total), cfg_.progress);
+  Progress progress("ensemble", static_cast<double>(total), cfg_.progress, static_cast<double>(done));
   MPI_Barrier(comm_);
   const double t0 = MPI_Wtime();
   const std::int64_t start = done;

@@ -5,6 +5,7 @@
 
 #include "msrom/core/errors.hpp"
 #include "msrom/core/options.hpp"
+#include "msrom/core/progress.hpp"
 
 using msrom::InputError;
 using msrom::Options;
@@ -69,4 +70,14 @@ TEST_CASE("An option that nothing read is rejected by name", "[options]") {
   CHECK_THROWS_WITH(msrom::reject_unused_options(), Catch::Contains("-t_typo: unknown option"));
   o.real("t_typo", 0, "");
   CHECK_NOTHROW(msrom::reject_unused_options());
+}
+
+TEST_CASE("The ETA of a restarted run counts only the work of this run", "[options][progress]") {
+  // 100 of 1000 steps in 10 s from the start: 900 left at 10 steps/s.
+  CHECK(msrom::progress_eta(10, 1000, 100, 0) == Approx(90));
+  // Restarted at step 500: 100 steps in 10 s is still 10 steps/s, and 400 are left.
+  CHECK(msrom::progress_eta(10, 1000, 600, 500) == Approx(40));
+  // Nothing done yet in this run: no estimate.
+  CHECK(msrom::progress_eta(3, 1000, 500, 500) == 0);
+  CHECK(msrom::progress_eta(0, 1000, 0, 0) == 0);
 }

@@ -12,9 +12,15 @@ class Options;
 enum class ProgressMode { automatic, always, never };
 ProgressMode read_progress_mode(const Options& opts);
 
+// Seconds left when `done` of `total` is done after `elapsed` seconds of a run that started at done_at_start:
+// the rate of this run applied to what is left (0 before this run has done anything).
+double progress_eta(double elapsed, double total, double done, double done_at_start);
+
 class Progress {
  public:
-  Progress(std::string label, double total, ProgressMode mode);
+  // done_at_start: the work a restarted run had already done (the ETA is the rate since the start of this
+  // run applied to what is left; the percentage counts the whole run).
+  Progress(std::string label, double total, ProgressMode mode, double done_at_start = 0);
   // `done` in the same units as total (steps, samples, ...). Cheap: checks the clock every call.
   void update(double done);
   // Prints the closing line ("label: done in 12.3 s") and returns the elapsed seconds.
@@ -23,7 +29,7 @@ class Progress {
 
  private:
   std::string label_;
-  double total_;
+  double total_, done_at_start_;
   bool live_ = false, quiet_ = false, tty_ = false, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
