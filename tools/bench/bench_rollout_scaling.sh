@@ -9,7 +9,8 @@
 # picks the MLP kernel (default: the best available).
 #   tools/bench/bench_rollout_scaling.sh [CELLS] [STEPS] [REPEATS]     # default 131072 cells, 10 steps, best of 5
 #   tools/bench/bench_rollout_scaling.sh 2048x2048 2 3                  # the issue's 2-D mesh
-# Prints a markdown table for docs/performance.md.
+# Prints a markdown table for docs/performance.md. With CSV=FILE it also appends the four rows
+# (cells,config,ranks,seconds,efficiency) to FILE, the input of tools/bench/plot_rollout_scaling.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CELLS=${1:-131072}
@@ -50,3 +51,11 @@ awk -v n="$NCELLS" -v shape="$CELLS" -v wshape="$WEAK" -v s="$STEPS" -v busy="$b
   printf "| ensemble: 2 members of %s cells, 2 ranks (t1 / t2) | %.3f | %.1f%% |\n", shape, e, 100 * o / e
   printf "\n%d of %d runs started while another process kept the CPUs >= 10%% busy.\n", busy, runs
 }'
+
+if [ -n "${CSV:-}" ]; then
+  [ -s "$CSV" ] || echo "cells,config,ranks,seconds,efficiency" > "$CSV"
+  awk -v c="$CELLS" -v o="$one" -v st="$strong" -v w="$weak" -v e="$ens" 'BEGIN {
+    printf "%s,one,1,%.3f,1\n%s,strong,2,%.3f,%.4f\n", c, o, c, st, o / (2 * st)
+    printf "%s,weak,2,%.3f,%.4f\n%s,ensemble,2,%.3f,%.4f\n", c, w, o / w, c, e, o / e
+  }' >> "$CSV"
+fi
