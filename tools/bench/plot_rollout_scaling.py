@@ -39,7 +39,7 @@ def main():
                 meshes.append(c)
             try:
                 eff[(c, row["config"])] = float(row["efficiency"])
-            except ValueError:
+            except (TypeError, ValueError):  # TypeError: a short row (no efficiency field)
                 raise InputError(f"{a.csv}: line {r.line_num}: efficiency '{row['efficiency']}' is not a number")
     if not meshes:
         raise InputError(f"{a.csv}: no rows")
