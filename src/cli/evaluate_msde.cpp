@@ -161,6 +161,14 @@ int evaluate_msde(Session& session) {
   so.samples = static_cast<int>(opts.integer("stats_samples", 8, "statistics: samples per trajectory, each decoded alone", 1, 10000));
   const int stats_lag = static_cast<int>(opts.integer("stats_max_lag", 40, "statistics: largest ACF lag (snapshots)", 0));
   const int stats_bins = static_cast<int>(opts.integer("stats_bins", 100, "statistics: histogram bins of u", 2, 100000));
+  // The reference of the statistics may be a longer, independent DNS run (a 2-trajectory test split of a
+  // chaotic system has sampling errors of ~10% per wavenumber on its own).
+  const std::string stats_data = opts.string("stats_data", "", "statistics: the reference trajectories' data set (default: -data)");
+  const std::string stats_split = opts.choice("stats_split", split, {"test", "validation", "train"},
+                                              "statistics: the reference split of -stats_data (default: -predict_split)");
+  if (!with_stats && (opts.given("stats_data") || opts.given("stats_split")))
+    throw InputError(std::string(opts.given("stats_data") ? "-stats_data" : "-stats_split") +
+                     ": only with -evaluate_msde_statistics");
   if (!session.positionals().empty()) throw InputError("unexpected argument '" + session.positionals()[0] + "'");
   std::unique_ptr<pde::CoarseDns> coarse;
   // The cylinder wake's data are a window of the channel: its coarse DNS is the window alone on the coarse
@@ -199,6 +207,15 @@ int evaluate_msde(Session& session) {
   const auto stages = vi::msde_stages(mf, "-model");
   const auto test = vi::read_trajectories(data, split_index(split));
   const auto train = vi::read_trajectories(data, 0);
+  const std::string stats_path = stats_data.empty() ? data : stats_data;
+  const bool own_stats_ref = with_stats && (stats_path != data || stats_split != split);
+  const auto stats_ref_own =
+      own_stats_ref ? vi::read_trajectories(stats_path, split_index(stats_split), stats_data.empty() ? "-data" : "-stats_data")
+                    : vi::Trajectories{};
+  const vi::Trajectories& stats_ref = own_stats_ref ? stats_ref_own : test;
+  if (with_stats && stats_ref.u.empty())
+    throw InputError((stats_data.empty() ? "-stats_split" : "-stats_data") + std::string(": '") + stats_path +
+                     "' has no " + stats_split + " trajectories");
   const Eigen::Index nt = test.time.size(), K = static_cast<Eigen::Index>(test.u.size());
   const double dt = nt > 1 ? test.time[1] - test.time[0] : 1.0;
 
@@ -257,8 +274,11 @@ int evaluate_msde(Session& session) {
     eps[name] = p.eps;
     fields[name] = p.fields[0];
     if (with_stats) {
-      if (nt < stats_lag + 2) throw InputError("-stats_max_lag: the trajectories have only " + std::to_string(nt) + " snapshots");
-      stats[name] = vi::compare_statistics(loaded.model, loaded.norm, test, so, stats_lag, stats_bins,
+      if (own_stats_ref) vi::check_grid(loaded.model, stats_ref, stats_data.empty() ? "-data" : "-stats_data", stats_path);
+      const auto snt = stats_ref.time.size();
+      if (snt < stats_lag + 2)
+        throw InputError("-stats_max_lag: the trajectories have only " + std::to_string(snt) + " snapshots");
+      stats[name] = vi::compare_statistics(loaded.model, loaded.norm, stats_ref, so, stats_lag, stats_bins,
                                            loaded.model.n_zeta / 2, MPI_COMM_WORLD);
     }
   };
@@ -304,8 +324,11 @@ int evaluate_msde(Session& session) {
       if (first) {  // the data's statistics are the same for every model
         write_stats("/stats/data", st.data);
         out.write("/stats/pdf_grid", st.data.pdf_grid);
-        out.attribute("/stats", "dt", dt);
+        out.attribute("/stats", "dt", stats_ref.time.size() > 1 ? stats_ref.time[1] - stats_ref.time[0] : dt);
         out.attribute("/stats", "resolved", static_cast<double>(st.resolved));
+        out.attribute("/stats", "data", stats_path);
+        out.attribute("/stats", "split", stats_split);
+        out.attribute("/stats", "trajectories", static_cast<double>(stats_ref.u.size()));
         first = false;
       }
       write_stats("/stats/" + n, st.model);
@@ -334,6 +357,9 @@ int evaluate_msde(Session& session) {
     std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
     if (window_dns && with_coarse)
       std::printf("coarse DNS: the window alone, a periodic box of its coarse cells, from y_0's cell means\n");
+    if (!stats.empty())
+      std::printf("long-run statistics against %s's %zu %s trajectories x %lld snapshots:\n", stats_path.c_str(),
+                  stats_ref.u.size(), stats_split.c_str(), static_cast<long long>(stats_ref.time.size()));
     for (const auto& [n, st] : stats)
       std::printf("long-run statistics, %s (%d samples per trajectory, each decoded alone): energy spectrum max "
                   "relative error over k = 1..%d: %.4f; KL(PDF of u): %.5f; time-ACF max error (%d lags): %.4f%s\n",

@@ -1461,24 +1461,30 @@ TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the
     CHECK(std::isfinite(m.get(k)));
   }
   const auto f = msrom::h5::File::open(dir + "/eval/msde_eval.h5");
-  // The data's spectrum: the mean of power_spectrum over the test snapshots, recomputed here.
+  // The data's spectrum: the mean of power_spectrum over the snapshots of one split, recomputed here.
   const auto d = msrom::h5::File::open(data);
   const auto split = d.read("/split");
   const auto u = d.read("/fields/u");
   const auto sh = d.shape("/fields/u");
-  std::vector<double> want(sh[2] / 2 + 1, 0.0);
-  double count = 0;
-  for (std::size_t k = 0; k < sh[0]; ++k) {
-    if (split[k] != 2) continue;
-    for (std::size_t n = 0; n < sh[1]; ++n) {
-      const auto e = msrom::analysis::power_spectrum(&u[(k * sh[1] + n) * sh[2]], sh[2]);
-      for (std::size_t q = 0; q < e.size(); ++q) want[q] += e[q];
-      count += 1;
+  auto mean_spectrum = [&](double which) {
+    std::vector<double> want(sh[2] / 2 + 1, 0.0);
+    double count = 0;
+    for (std::size_t k = 0; k < sh[0]; ++k) {
+      if (split[k] != which) continue;
+      for (std::size_t n = 0; n < sh[1]; ++n) {
+        const auto e = msrom::analysis::power_spectrum(&u[(k * sh[1] + n) * sh[2]], sh[2]);
+        for (std::size_t q = 0; q < e.size(); ++q) want[q] += e[q];
+        count += 1;
+      }
     }
-  }
+    for (double& w : want) w /= count;
+    return want;
+  };
+  const auto want = mean_spectrum(2);
   const auto got = f.read("/stats/data/spectrum");
   REQUIRE(got.size() == want.size());
-  for (std::size_t q = 0; q < want.size(); ++q) CHECK(got[q] == Approx(want[q] / count).epsilon(1e-12));
+  for (std::size_t q = 0; q < want.size(); ++q) CHECK(got[q] == Approx(want[q]).epsilon(1e-12));
+  CHECK(f.read_string_attribute("/stats", "split") == "test");
   // Densities integrate to 1 (no sample left the padded range on this short run), ACFs start at 1.
   const auto grid = f.read("/stats/pdf_grid");
   const double dx = grid[1] - grid[0];
@@ -1491,6 +1497,29 @@ TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the
     REQUIRE(a.size() == 21);
     CHECK(a[0] == Approx(1.0).epsilon(1e-12));
   }
+  // Another reference (-stats_data FILE -stats_split S: a longer, independent DNS run): the data's
+  // statistics are that split's, while the eps table still scores -predict_split.
+  const auto r2 = run("evaluate-msde -data " + data + " -model " + dir + "/m.h5 -evaluate_msde_statistics -stats_samples 3 "
+                      "-stats_max_lag 20 -stats_bins 50 -stats_data " + data + " -stats_split validation "
+                      "-evaluate_msde_coarse_dns false -evaluate_msde_figures false -output " + dir + "/eval_val");
+  INFO(r2.out << r2.err);
+  REQUIRE(r2.code == 0);
+  const auto f2 = msrom::h5::File::open(dir + "/eval_val/msde_eval.h5");
+  const auto want_val = mean_spectrum(1);
+  const auto got_val = f2.read("/stats/data/spectrum");
+  REQUIRE(got_val.size() == want_val.size());
+  for (std::size_t q = 0; q < want_val.size(); ++q) CHECK(got_val[q] == Approx(want_val[q]).epsilon(1e-12));
+  CHECK(f2.read_string_attribute("/stats", "split") == "validation");
+  CHECK(f2.read("/eps/multiscale") == f.read("/eps/multiscale"));
+  CHECK(msrom::Metrics::read(dir + "/eval_val/metrics.json").get("stats_spectrum_error.multiscale") !=
+        m.get("stats_spectrum_error.multiscale"));
+  // Bad references exit 2 naming the option.
+  const std::string e = "evaluate-msde -data " + data + " -model " + dir + "/m.h5 -evaluate_msde_coarse_dns false "
+                        "-evaluate_msde_figures false -output " + dir + "/eval_bad ";
+  check_bad_inputs({{e + "-evaluate_msde_statistics -stats_data " + dir + "/missing.h5", dir + "/missing.h5"},
+                    {e + "-stats_data " + data, "-stats_data"},
+                    {e + "-evaluate_msde_statistics -stats_max_lag 100000 -stats_data " + data, "-stats_max_lag"}},
+                   {dir + "/eval_bad/metrics.json"});
 }
 
 TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 with one line, no output",
