@@ -16,6 +16,9 @@
 //              the stored final stage is the parameters with the lowest mean eps = ||y - y_hat|| / ||y||:
 //              the ELBO scores one-step transitions of encoded windows, eps the whole rollout, and a lower
 //              -ELBO need not give a lower eps (docs/vi.md section 15). History: /history/selection.
+//              -msde_select_by spectrum scores the rollouts' long-run energy spectrum instead (the max relative
+//              error over k = 1..n_zeta/2 against the validation trajectories', as evaluate-msde
+//              -evaluate_msde_statistics): for chaotic systems, where eps saturates near 1 after a Lyapunov time.
 //   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
@@ -175,6 +178,9 @@ int learn_msde(Session& session) {
       "rollout of -msde_select_every", 1, 100000));
   const int select_substeps = static_cast<int>(opts.integer("msde_select_substeps", 1, "Euler-Maruyama steps per "
       "snapshot interval of the validation rollouts of -msde_select_every (as -predict_substeps)", 1, 100000));
+  const std::string select_by = opts.choice("msde_select_by", "eps", {"eps", "spectrum"}, "the score of -msde_select_every: "
+      "the validation rollouts' eps, or the max relative error of their long-run energy spectrum over the resolved "
+      "wavenumbers (chaotic systems, where pointwise eps saturates)");
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
@@ -244,6 +250,9 @@ int learn_msde(Session& session) {
     norm = vi::fit_normalisation(train);
   }
   std::unique_ptr<vi::Trajectories> val_raw;  // the validation rollouts of -msde_select_every, in data units
+  if (select_by != "eps" && select_every == 0) throw InputError("-msde_select_by: only with -msde_select_every");
+  if (select_by == "spectrum" && train.fine_ny > 1)
+    throw InputError("-msde_select_by spectrum: the energy spectrum is of 1-D fields; '" + data + "' is 2-D");
   if (select_every > 0) {
     if (!val) throw InputError("-msde_select_every: '" + data + "' has no validation split to select by");
     val_raw = std::make_unique<vi::Trajectories>(*val);
@@ -300,7 +309,7 @@ int learn_msde(Session& session) {
   id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
      << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel())
-     << "|" << select_every << "|" << select_samples << "|" << select_substeps;
+     << "|" << select_every << "|" << select_samples << "|" << select_substeps << "|" << select_by;
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;
@@ -432,10 +441,16 @@ int learn_msde(Session& session) {
       ro.samples = select_samples;
       ro.substeps = select_substeps;
       ro.seed = c.seed;
-      const auto p = vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD);
-      st.sel.emplace_back(step_offset + it, p.mean);
-      if (p.mean < best_eps) {  // a diverged rollout (NaN) is never the best
-        best_eps = p.mean;
+      double score = 0;
+      if (select_by == "eps") {
+        score = vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD).mean;
+      } else {  // the spectrum of evaluate-msde -evaluate_msde_statistics (the ACF and PDF are not scored)
+        const auto sc = vi::compare_statistics(*model, norm, *val_raw, ro, 0, 2, model->n_zeta / 2, MPI_COMM_WORLD);
+        score = sc.diverged ? NAN : sc.spectrum_error;
+      }
+      st.sel.emplace_back(step_offset + it, score);
+      if (score < best_eps) {  // a diverged rollout (NaN) is never the best
+        best_eps = score;
         best.resize(model->num_params());
         model->get_params(best);
       }
@@ -552,8 +567,9 @@ int learn_msde(Session& session) {
                   m.has("train_loss." + tag) ? m.get("train_loss." + tag) : 0.0);
       if (m.has("val_loss." + tag)) std::printf(", validation %.6g", m.get("val_loss." + tag));
       if (m.has("selected_step." + tag))
-        std::printf("; kept step %g of %zu, validation eps %.4f (last step's %.4f)", m.get("selected_step." + tag),
-                    stages[k].history.loss.size(), m.get("selected_val_eps." + tag), m.get("final_val_eps." + tag));
+        std::printf("; kept step %g of %zu, validation %s %.4f (last step's %.4f)", m.get("selected_step." + tag),
+                    stages[k].history.loss.size(), select_by == "eps" ? "eps" : "spectrum error",
+                    m.get("selected_val_eps." + tag), m.get("final_val_eps." + tag));
       std::printf("\n");
     }
     std::fflush(stdout);

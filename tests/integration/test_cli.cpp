@@ -1516,6 +1516,31 @@ TEST_CASE("evaluate-msde -evaluate_msde_statistics: spectrum, PDF and ACF of the
   // Bad references exit 2 naming the option.
   const std::string e = "evaluate-msde -data " + data + " -model " + dir + "/m.h5 -evaluate_msde_coarse_dns false "
                         "-evaluate_msde_figures false -output " + dir + "/eval_bad ";
+  // learn-msde -msde_select_by spectrum keeps the final-stage step whose validation rollouts have the lowest
+  // spectrum error: evaluate-msde's figure for the kept model on the validation split (same samples, seed).
+  const std::string sel = dir + "/sel.h5";
+  const auto rs = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -msde_iterations 4,12 "
+                      "-msde_lr_stage 0.05 -msde_select_every 2 -msde_select_by spectrum -output " + sel);
+  INFO(rs.err);
+  REQUIRE(rs.code == 0);
+  const auto ms = msrom::Metrics::read(dir + "/metrics.json");
+  const auto curve = msrom::h5::File::open(sel).read("/msde/eta_1/history/selection");
+  REQUIRE(curve.size() == 12);
+  double lowest = INFINITY;
+  for (std::size_t q = 1; q < curve.size(); q += 2) lowest = std::min(lowest, curve[q]);
+  CHECK(ms.get("selected_val_eps.eta_1") == lowest);
+  CHECK(ms.get("selected_step.eta_1") < 12);  // lr 0.05 makes the spectrum wander (measured: step 4 kept)
+  const auto rv = run("evaluate-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -model " + sel +
+                      " -predict_split validation -evaluate_msde_statistics -stats_samples 8 -stats_max_lag 0 "
+                      "-evaluate_msde_coarse_dns false -evaluate_msde_figures false -output " + dir + "/eval_sel");
+  INFO(rv.err);
+  REQUIRE(rv.code == 0);
+  CHECK(msrom::Metrics::read(dir + "/eval_sel/metrics.json").get("stats_spectrum_error.multiscale") ==
+        Approx(lowest).epsilon(1e-12));
+  check_bad_inputs({{"learn-msde -data " + data + " -msde_select_by spectrum -output " + dir + "/bad.h5", "-msde_select_by"},
+                    {"learn-msde -data " + data + " -msde_select_every 2 -msde_select_by rms -output " + dir + "/bad.h5",
+                     "-msde_select_by"}},
+                   {dir + "/bad.h5"});
   check_bad_inputs({{e + "-evaluate_msde_statistics -stats_data " + dir + "/missing.h5", dir + "/missing.h5"},
                     {e + "-stats_data " + data, "-stats_data"},
                     {e + "-evaluate_msde_statistics -stats_max_lag 100000 -stats_data " + data, "-stats_max_lag"}},
