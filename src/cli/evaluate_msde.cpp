@@ -43,7 +43,10 @@ int split_index(const std::string& s) {
 vi::RolloutOptions read_rollout_options(const Options& o) {
   vi::RolloutOptions r;
   r.samples = static_cast<int>(o.integer("predict_samples", 64, "latent samples per prediction", 1, 100000));
-  r.substeps = static_cast<int>(o.integer("predict_substeps", 1, "Euler-Maruyama steps per snapshot interval", 1, 100000));
+  r.substeps = static_cast<int>(o.integer("predict_substeps", 1, "SDE steps per snapshot interval", 1, 100000));
+  r.integrator = vi::integrator_from_string(
+      o.choice("predict_integrator", "em", {"em", "heun"}, "SDE scheme: Euler-Maruyama, or stochastic Heun (RK2, 2 drifts per step)"),
+      "-predict_integrator");
   r.seed = static_cast<std::uint64_t>(o.integer("predict_seed", 1, "seed of the rollouts' noise", 0));
   r.sample_initial = o.flag("predict_sample_initial", true, "draw z_0 from the encoder posterior (else its mean)");
   r.ranks_per_member = static_cast<int>(o.integer("predict_ranks_per_member", 1, "ranks sharing one trajectory's "

@@ -178,6 +178,8 @@ int learn_msde(Session& session) {
       "rollout of -msde_select_every", 1, 100000));
   const int select_substeps = static_cast<int>(opts.integer("msde_select_substeps", 1, "Euler-Maruyama steps per "
       "snapshot interval of the validation rollouts of -msde_select_every (as -predict_substeps)", 1, 100000));
+  const auto select_integrator = vi::integrator_from_string(opts.choice("msde_select_integrator", "em", {"em", "heun"},
+      "SDE scheme of the validation rollouts of -msde_select_every (as -predict_integrator)"), "-msde_select_integrator");
   const std::string select_by = opts.choice("msde_select_by", "eps", {"eps", "spectrum"}, "the score of -msde_select_every: "
       "the validation rollouts' eps, or the max relative error of their long-run energy spectrum over the resolved "
       "wavenumbers (chaotic systems, where pointwise eps saturates)");
@@ -309,7 +311,10 @@ int learn_msde(Session& session) {
   id << "|" << to.window << "|" << to.windows_per_step << "|" << lr0 << "|" << lr_stage << "|"
      << decay << "|" << every << "|" << to.kl_warmup << "|" << to.kl_anneal << "|" << c.seed << "|" << c.cnn_kernel
      << "|" << c.stencil_radius << "|" << c.local_eta << "|" << val_every << "|" << val_windows << "|" << nn::to_string(nn::kernel())
-     << "|" << select_every << "|" << select_samples << "|" << select_substeps << "|" << select_by;
+     << "|" << select_every << "|" << select_samples << "|" << select_substeps;
+  // Options added later enter the identity only when not at their default, so older checkpoints still match.
+  if (select_by != "eps") id << "|" << select_by;
+  if (select_integrator != vi::Integrator::euler_maruyama) id << "|" << vi::to_string(select_integrator);
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;
@@ -440,6 +445,7 @@ int learn_msde(Session& session) {
       vi::RolloutOptions ro;
       ro.samples = select_samples;
       ro.substeps = select_substeps;
+      ro.integrator = select_integrator;
       ro.seed = c.seed;
       double score = 0;
       if (select_by == "eps") {

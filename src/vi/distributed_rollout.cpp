@@ -162,10 +162,14 @@ MatrixXd DistributedRollout::drift() {
 }
 
 void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::uint64_t member,
-                                 std::uint64_t counter0) {
+                                 std::uint64_t counter0, Integrator scheme) {
   const Philox rng(seed, member, Purpose::dynamics_noise);
   const VectorXd gs = g_ * std::sqrt(h);
   const auto S = static_cast<std::uint64_t>(samples_), C = static_cast<std::uint64_t>(channels_);
+  const bool heun = scheme == Integrator::heun;
+  const auto n_owned = static_cast<std::size_t>(owned_cells() * samples_ * channels_);
+  if (heun) x0_.resize(n_owned), f0_.resize(n_owned), xi_.resize(n_owned);
+  auto drift_of = [&](long col, int c) { return c < model_.fields ? fmacro_(c, col) : fmicro_(c - model_.fields, col); };
   for (long n = 0; n < steps; ++n) {
     compute_drift();
     const std::uint64_t step = counter0 + static_cast<std::uint64_t>(n);
@@ -177,9 +181,27 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
         const std::uint64_t base = (static_cast<std::uint64_t>(cell(k)) * S + static_cast<std::uint64_t>(s)) * C;
         double* v = x + col * channels_;
         for (int c = 0; c < channels_; ++c) {
-          const double f = c < model_.fields ? fmacro_(c, col) : fmicro_(c - model_.fields, col);
-          v[c] = v[c] + h * f + gs[c] * rng.normal(step, base + static_cast<std::uint64_t>(c));
+          const double f = drift_of(col, c);
+          if (heun) {  // predictor; keep x, f(x) and the noise for the corrector
+            const std::size_t i = static_cast<std::size_t>(col * channels_ + c);
+            const double xi = gs[c] * rng.normal(step, base + static_cast<std::uint64_t>(c));
+            x0_[i] = v[c];
+            f0_[i] = f;
+            xi_[i] = xi;
+            v[c] = v[c] + h * f + xi;
+          } else {
+            v[c] = v[c] + h * f + gs[c] * rng.normal(step, base + static_cast<std::uint64_t>(c));
+          }
         }
+      }
+    MSROM_PETSC(VecRestoreArray(x_, &x));
+    if (!heun) continue;
+    compute_drift();  // at the predictor (a second ghost exchange)
+    MSROM_PETSC(VecGetArray(x_, &x));
+    for (long col = 0; col < owned_cells() * samples_; ++col)
+      for (int c = 0; c < channels_; ++c) {
+        const std::size_t i = static_cast<std::size_t>(col * channels_ + c);
+        x[i] = x0_[i] + 0.5 * h * (f0_[i] + drift_of(col, c)) + xi_[i];
       }
     MSROM_PETSC(VecRestoreArray(x_, &x));
   }

@@ -79,17 +79,33 @@ MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z
   return Dz + cc.asDiagonal() * De;
 }
 
-void sde_em(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z, double h,
-            long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
-            const std::function<void(long, const MatrixXd&)>& observe) {
-  if (g.size() != Z.rows()) throw std::invalid_argument("vi::sde_em: g and Z differ in dimension");
+Integrator integrator_from_string(const std::string& name, const std::string& option) {
+  if (name == "em") return Integrator::euler_maruyama;
+  if (name == "heun") return Integrator::heun;
+  throw InputError(option + ": '" + name + "' is not a scheme (em|heun)");
+}
+
+const char* to_string(Integrator i) { return i == Integrator::heun ? "heun" : "em"; }
+
+void sde_solve(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z, double h,
+               long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0, Integrator scheme,
+               const std::function<void(long, const MatrixXd&)>& observe) {
+  if (g.size() != Z.rows()) throw std::invalid_argument("vi::sde_solve: g and Z differ in dimension");
   const Philox rng(seed, member, Purpose::dynamics_noise);
-  MatrixXd F(Z.rows(), Z.cols()), N(Z.rows(), Z.cols());
+  MatrixXd F(Z.rows(), Z.cols()), N(Z.rows(), Z.cols()), Zp, F1;
   const VectorXd gs = g * std::sqrt(h);
   for (long n = 0; n < steps; ++n) {
     f(Z, F);
     rng.normals(counter0 + static_cast<std::uint64_t>(n), N.data(), static_cast<std::size_t>(N.size()));
-    Z += h * F + gs.asDiagonal() * N;
+    if (scheme == Integrator::heun) {
+      N.array().colwise() *= gs.array();
+      Zp = Z + h * F + N;
+      F1.resize(Z.rows(), Z.cols());
+      f(Zp, F1);
+      Z += (0.5 * h) * (F + F1) + N;
+    } else {
+      Z += h * F + gs.asDiagonal() * N;
+    }
     if (observe) observe(n + 1, Z);
   }
 }
@@ -128,10 +144,10 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
   for (Index n = 1; n < nt; ++n) {
     const double h = (t[n] - t[n - 1]) / o.substeps;
     if (split) {
-      split->advance(h, o.substeps, o.seed, member, counter);
+      split->advance(h, o.substeps, o.seed, member, counter, o.integrator);
       Z = split->gather();
     } else {
-      sde_em(f, g, Z, h, o.substeps, o.seed, member, counter);
+      sde_solve(f, g, Z, h, o.substeps, o.seed, member, counter, o.integrator);
     }
     counter += static_cast<std::uint64_t>(o.substeps);
     if (!Z.allFinite()) return n;  // diverged

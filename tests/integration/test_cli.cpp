@@ -1167,6 +1167,24 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
     CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
     CHECK(mean_eps(r1) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
   }
+  // The stochastic Heun scheme: other fields than EM's, and the same bits on a member split over 2 ranks.
+  for (int np : {1, 2}) {
+    r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -predict_integrator heun "
+            "-predict_ranks_per_member " + std::to_string(np) + " -output " + dir + "/heun" + std::to_string(np) + ".h5",
+            np);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  }
+  {
+    const auto h1 = msrom::h5::File::open(dir + "/heun1.h5"), h2 = msrom::h5::File::open(dir + "/heun2.h5");
+    CHECK(h1.read("/ensemble/fields/u") == h2.read("/ensemble/fields/u"));
+    CHECK(h1.read("/ensemble/fields/u") != msrom::h5::File::open(dir + "/roll1.h5").read("/ensemble/fields/u"));
+  }
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_integrator rk4 -output " + dir + "/bad.h5");
+  CHECK(r.code == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("-predict_integrator") != std::string::npos);
+  CHECK(!exists(dir + "/bad.h5"));
   // A global model's member is not split.
   REQUIRE(run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output " + dir + "/g.h5").code == 0);
   const auto gl = run("ensemble -model " + dir + "/g.h5 -data " + data +

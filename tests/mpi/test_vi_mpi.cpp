@@ -129,7 +129,8 @@ MsdeModel local_model(bool two_d = false) {
 // The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's or nn::StencilMlp2d's inference
 // path, their own periodic gather; the samples are the batch columns) and the same noise keying: an
 // independent implementation of the step. 2-D: N must be the model's coarse grid.
-MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member) {
+MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member,
+                       vi::Integrator scheme = vi::Integrator::euler_maruyama) {
   const int C = 1 + m.n_eta;
   const long S = z0.cols();
   MatrixXd x(C * N, S);  // channel-fastest per sample
@@ -142,15 +143,28 @@ MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h,
   nn::Workspace ws;
   const Philox rng(77, member, Purpose::dynamics_noise);
   const VectorXd g = m.diffusion_rho.unaryExpr([](double r) { return softplus(r); }) * std::sqrt(h);
+  MatrixXd x0, f0(C * N, S), ga(N, S), gb(m.n_eta * N, S);
   for (long n = 0; n < steps; ++n) {
     m.macro_drift.forward(x, none, fa, scratch, ws);
     m.micro_local.forward(x, none, fb, scratch, ws);
+    x0 = x;
     for (long s = 0; s < S; ++s)
       for (long j = 0; j < N; ++j)
         for (int c = 0; c < C; ++c) {
           const double f = c == 0 ? fa(j, s) : fb(j * m.n_eta + c - 1, s);
           const double xi = rng.normal(static_cast<std::uint64_t>(1 + n), static_cast<std::uint64_t>((j * S + s) * C + c));
-          x(j * C + c, s) = x(j * C + c, s) + h * f + g[c] * xi;
+          f0(j * C + c, s) = f;
+          x(j * C + c, s) = x(j * C + c, s) + h * f + g[c] * xi;  // EM, or Heun's predictor
+        }
+    if (scheme != vi::Integrator::heun) continue;
+    m.macro_drift.forward(x, none, ga, scratch, ws);
+    m.micro_local.forward(x, none, gb, scratch, ws);
+    for (long s = 0; s < S; ++s)
+      for (long j = 0; j < N; ++j)
+        for (int c = 0; c < C; ++c) {
+          const double f1 = c == 0 ? ga(j, s) : gb(j * m.n_eta + c - 1, s);
+          const double xi = rng.normal(static_cast<std::uint64_t>(1 + n), static_cast<std::uint64_t>((j * S + s) * C + c));
+          x(j * C + c, s) = x0(j * C + c, s) + 0.5 * h * (f0(j * C + c, s) + f1) + g[c] * xi;
         }
   }
   MatrixXd out(C * N, S);
@@ -196,16 +210,18 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
     MPI_Comm_split(MPI_COMM_WORLD, rank() / per_group, rank(), &group);
     const int groups = nranks / per_group, color = rank() / per_group;
     int ok = 1;
-    {
+    for (const auto scheme : {vi::Integrator::euler_maruyama, vi::Integrator::heun}) {
       DistributedRollout d(m, N, S, group);
       for (int k = color; k < members; k += groups) {
         d.set_state(z0);
-        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
-        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
+        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1, scheme);
+        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5, scheme);  // continued: counters 5..7
         const MatrixXd got = d.gather();
-        const MatrixXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
+        const MatrixXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k), scheme);
         ok = ok && got == want;
         ok = ok && (got - z0).norm() > 1e-3;  // it moved
+        if (scheme == vi::Integrator::heun)  // and differs from EM
+          ok = ok && got != serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
       }
     }
     MPI_Comm_free(&group);

@@ -6,11 +6,14 @@
 // PETSc DMDA over the ranks of one communicator (dof = S C, stencil width r = the stencil radius, box
 // stencil in 2-D): cell k (flat index, 2-D: k = j nx + i) holds sample s's channel c at (k S + s) C + c, so
 // each sample's cell is the layers' channel-fastest layout. One Euler-Maruyama step (additive noise, strong
-// order 1, as vi::sde_em):
+// order 1, as vi::sde_solve):
 //
 //   ghost exchange (DMGlobalToLocal), then for every owned cell k, sample s and channel c
 //   x_{k,s,c} <- x_{k,s,c} + h f_c(stencil of k, sample s) + sqrt(h) g_c xi,
 //   xi = Philox(seed, member, dynamics_noise).normal(step, (k S + s) C + c)
+//
+// The stochastic Heun step (Integrator::heun, vi/predict.hpp) is that step as a predictor x~, a second ghost
+// exchange and drift at x~, then x + h/2 (f(x) + f(x~)) + sqrt(h) g_c xi with the same xi.
 //
 // The stencil is the (2r+1)^dims neighbourhood in the stencil MLPs' input order (nn/grid_layers.hpp). f_0 is
 // the macro stencil MLP, f_1..f_{n_eta} the micro one, both by nn::Mlp's inference kernels over the owned
@@ -32,10 +35,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "msrom/nn/grid_layers.hpp"
 #include "msrom/nn/mlp.hpp"
 #include "msrom/vi/msde_model.hpp"
+#include "msrom/vi/predict.hpp"  // Integrator
 
 namespace msrom::vi {
 
@@ -66,7 +71,8 @@ class DistributedRollout {
   // The state from full columns ((C N) x S, the same on every rank).
   void set_state(const Eigen::Ref<const Eigen::MatrixXd>& full);
   // `steps` Euler-Maruyama steps of size h; step n (0-based) draws its noise at counter counter0 + n.
-  void advance(double h, long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0);
+  void advance(double h, long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
+               Integrator scheme = Integrator::euler_maruyama);
   // The full state ((C N) x S) on every rank of the communicator.
   Eigen::MatrixXd gather() const;
   // The drift at the current state on this rank's cells: (C owned_cells) x S, owned cell k's channels at
@@ -86,6 +92,7 @@ class DistributedRollout {
   Eigen::VectorXd g_;                // diffusion per channel
   Eigen::MatrixXd in_;               // stencils of one block of columns, (2r+1)^dims C x 128
   Eigen::MatrixXd fmacro_, fmicro_;  // outputs, columns k S + s (owned cell k, sample s)
+  std::vector<double> x0_, f0_, xi_;  // Heun: the owned state, its drift and the scaled noise of the step
   nn::Workspace ws_;
 };
 

@@ -2,10 +2,14 @@
 // Prediction with the learned coarse SDE (method doc section 4; Ilersich & Nair 2025, "Prediction"):
 //
 //   z_0^(m) = encoder mean of y_0 (+ sqrt(encoder variance) xi_m, xi_m ~ N(0, I)),  m = 1..M samples
-//   dz = f_theta(z) dt + diag(g) dW      integrated by Euler-Maruyama with h = dt_snapshot / substeps:
+//   dz = f_theta(z) dt + diag(g) dW      with h = dt_snapshot / substeps, by Euler-Maruyama (the default)
 //        z_{n+1} = z_n + h f(z_n) + sqrt(h) g .* N_n
-//   (the noise is additive, so Euler-Maruyama has strong order 1; sde_em below is the same scheme on any
-//   drift, tested on the Ornstein-Uhlenbeck process)
+//   or by the stochastic Heun scheme (-predict_integrator heun; the same N_n in both stages)
+//        z~ = z_n + h f(z_n) + sqrt(h) g .* N_n,   z_{n+1} = z_n + h/2 (f(z_n) + f(z~)) + sqrt(h) g .* N_n
+//   (the noise is additive, so both have strong order 1; Heun has weak order 2 and is the deterministic
+//   RK2, whose amplification for an oscillation of frequency w is 1 + (w h)^4 / 8 per step instead of EM's
+//   1 + (w h)^2 / 2: stiff damping and oscillatory modes need far fewer steps. sde_solve below is the
+//   scheme on any drift, tested on the Ornstein-Uhlenbeck process against each scheme's exact moments)
 //   y_hat(t) = (1/M) sum_m mean of p(y | z^(m)(t))      decoded on the fine grid, in data units
 //   eps(t)   = ||y(t) - y_hat(t)|| / ||y(t)||             (the coarse-DNS metric, pde/coarse_dns.hpp)
 //
@@ -36,23 +40,31 @@ Eigen::MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const Eigen::Matr
 // Mean of p(y | z): n_y x B.
 Eigen::MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z);
 
-// Euler-Maruyama for dz = f(z) dt + diag(g) dW on a batch Z (D x M, in place) over `steps` steps of h;
-// the increments of step n are Philox(seed, member, dynamics_noise) at counter counter0 + n. `observe`
-// (may be empty) is called after each step with (n + 1, Z).
-void sde_em(const std::function<void(const Eigen::MatrixXd&, Eigen::MatrixXd&)>& f, const Eigen::VectorXd& g,
-            Eigen::MatrixXd& Z, double h, long steps, std::uint64_t seed, std::uint64_t member,
-            std::uint64_t counter0, const std::function<void(long, const Eigen::MatrixXd&)>& observe = {});
+// The fixed-step scheme of the rollouts (see the top of this file).
+enum class Integrator { euler_maruyama, heun };
+// "em" or "heun" (InputError naming `option` otherwise), and back.
+Integrator integrator_from_string(const std::string& name, const std::string& option);
+const char* to_string(Integrator i);
+
+// dz = f(z) dt + diag(g) dW on a batch Z (D x M, in place) over `steps` steps of h by `scheme`; the
+// increments of step n are Philox(seed, member, dynamics_noise) at counter counter0 + n (Heun uses them in
+// both stages). `observe` (may be empty) is called after each step with (n + 1, Z).
+void sde_solve(const std::function<void(const Eigen::MatrixXd&, Eigen::MatrixXd&)>& f, const Eigen::VectorXd& g,
+               Eigen::MatrixXd& Z, double h, long steps, std::uint64_t seed, std::uint64_t member,
+               std::uint64_t counter0, Integrator scheme = Integrator::euler_maruyama,
+               const std::function<void(long, const Eigen::MatrixXd&)>& observe = {});
 
 struct RolloutOptions {
   int samples = 64;            // M
   int substeps = 1;            // SDE steps per snapshot interval
+  Integrator integrator = Integrator::euler_maruyama;
   bool sample_initial = true;  // z_0 drawn from the encoder's posterior (false: all at its mean)
   std::uint64_t seed = 1;
   int ranks_per_member = 1;  // predict_split: a local model's member split over this many ranks
 };
 
 // Mean prediction y_hat (n_y x nt) of one trajectory from y0 (data units) at the times t (t[0] = y0's), on
-// every rank of comm. A global model integrates the M samples as one batch (sde_em; comm must be one rank);
+// every rank of comm. A global model integrates the M samples as one batch (sde_solve; comm must be one rank);
 // a local model's samples live on a vi::DistributedRollout over comm: its step noise is keyed per (cell,
 // sample, channel) instead (docs/vi.md), and the result is bitwise the same for any size of comm.
 Eigen::MatrixXd rollout(const MsdeModel& model, const Normalisation& norm, const Eigen::VectorXd& y0,
