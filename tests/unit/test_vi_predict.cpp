@@ -220,22 +220,33 @@ TEST_CASE("POD-SINDy recovers a cubic ODE's coefficients in POD coordinates", "[
   CHECK(xi(1, 0) == Approx(2.0).epsilon(1e-6));
 }
 
+namespace {
+// The integrators' test problem: dz = -theta z dt + g dW from z_0 = 1, M samples of 2 components, 100 steps.
+struct OuRun {
+  double theta = 1.5, h = 0.01;
+  long steps = 100;
+  int M = 40000;
+  VectorXd g = (VectorXd(2) << 0.5, 1.0).finished();
+  MatrixXd Z = MatrixXd::Ones(2, M);
+  explicit OuRun(vi::Integrator scheme) {
+    vi::sde_solve([&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; }, g, Z, h, steps, 3, 0, 1, scheme);
+  }
+};
+}  // namespace
+
 TEST_CASE("Euler-Maruyama on the Ornstein-Uhlenbeck process: mean and variance", "[vi][predict]") {
   // dz = -theta z dt + g dW, z_0 = 1; EM: z_n = (1 - theta h)^n z_0 + noise with variance
   // g^2 h sum_{k<n} (1 - theta h)^(2k), and both tend to the exact e^{-theta t}, g^2 (1 - e^{-2 theta t}) / (2 theta).
-  const double theta = 1.5, h = 0.01;
-  const long steps = 100;
-  const int M = 40000;
-  VectorXd g(2);
-  g << 0.5, 1.0;
-  MatrixXd Z = MatrixXd::Ones(2, M);
-  vi::sde_solve([&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; }, g, Z, h, steps, 3, 0, 1);
+  const OuRun ou(vi::Integrator::euler_maruyama);
+  const double theta = ou.theta, h = ou.h;
+  const long steps = ou.steps, M = ou.M;
+  const VectorXd& g = ou.g;
   const double a = 1 - theta * h, T = h * steps;
   const double mean_em = std::pow(a, steps);
   for (int d = 0; d < 2; ++d) {
     const double var_em = g[d] * g[d] * h * (1 - std::pow(a, 2 * steps)) / (1 - a * a);
     const double var_exact = g[d] * g[d] * (1 - std::exp(-2 * theta * T)) / (2 * theta);
-    const double m = Z.row(d).mean(), v = (Z.row(d).array() - m).square().sum() / (M - 1);
+    const double m = ou.Z.row(d).mean(), v = (ou.Z.row(d).array() - m).square().sum() / double(M - 1);
     INFO("component " << d << ": mean " << m << " (EM " << mean_em << ", exact " << std::exp(-theta * T) << "), var "
                       << v << " (EM " << var_em << ", exact " << var_exact << ")");
     CHECK(std::abs(m - mean_em) < 4 * std::sqrt(var_em / M));
@@ -260,21 +271,18 @@ TEST_CASE("Stochastic Heun on the Ornstein-Uhlenbeck process: the scheme's exact
   // dz = -theta z dt + g dW. Heun with the same increment in both stages is the AR(1) recursion
   // z+ = a z + b N, a = 1 - theta h + (theta h)^2 / 2, b = g sqrt(h) (1 - theta h / 2): mean a^n, variance
   // b^2 (1 - a^2n) / (1 - a^2). a^n = exp(-theta T + n (theta h)^3 / 6 + ...): the O(h^2) bias.
-  const double theta = 1.5, h = 0.01;
-  const long steps = 100;
-  const int M = 40000;
-  VectorXd g(2);
-  g << 0.5, 1.0;
-  MatrixXd Z = MatrixXd::Ones(2, M);
+  const OuRun ou(vi::Integrator::heun);
+  const double theta = ou.theta, h = ou.h;
+  const long steps = ou.steps, M = ou.M;
+  const VectorXd& g = ou.g;
   auto lin = [&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
-  vi::sde_solve(lin, g, Z, h, steps, 3, 0, 1, vi::Integrator::heun);
   const double a = 1 - theta * h + 0.5 * theta * theta * h * h, T = h * steps;
   const double mean_heun = std::pow(a, steps);
   for (int d = 0; d < 2; ++d) {
     const double b2 = g[d] * g[d] * h * (1 - 0.5 * theta * h) * (1 - 0.5 * theta * h);
     const double var_heun = b2 * (1 - std::pow(a, 2 * steps)) / (1 - a * a);
     const double var_exact = g[d] * g[d] * (1 - std::exp(-2 * theta * T)) / (2 * theta);
-    const double m = Z.row(d).mean(), v = (Z.row(d).array() - m).square().sum() / (M - 1);
+    const double m = ou.Z.row(d).mean(), v = (ou.Z.row(d).array() - m).square().sum() / double(M - 1);
     INFO("component " << d << ": mean " << m << " (Heun " << mean_heun << "), var " << v << " (Heun " << var_heun
                       << ", exact " << var_exact << ")");
     CHECK(std::abs(m - mean_heun) < 4 * std::sqrt(var_heun / M));
