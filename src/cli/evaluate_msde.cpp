@@ -211,9 +211,10 @@ int evaluate_msde(Session& session) {
   const auto test = vi::read_trajectories(data, split_index(split));
   const auto train = vi::read_trajectories(data, 0);
   const std::string stats_path = stats_data.empty() ? data : stats_data;
+  const std::string stats_option = stats_data.empty() ? "-data" : "-stats_data";  // names stats_path in errors
   const bool own_stats_ref = with_stats && (stats_path != data || stats_split != split);
   const auto stats_ref_own =
-      own_stats_ref ? vi::read_trajectories(stats_path, split_index(stats_split), stats_data.empty() ? "-data" : "-stats_data")
+      own_stats_ref ? vi::read_trajectories(stats_path, split_index(stats_split), stats_option)
                     : vi::Trajectories{};
   const vi::Trajectories& stats_ref = own_stats_ref ? stats_ref_own : test;
   if (with_stats && stats_ref.u.empty())
@@ -277,7 +278,7 @@ int evaluate_msde(Session& session) {
     eps[name] = p.eps;
     fields[name] = p.fields[0];
     if (with_stats) {
-      if (own_stats_ref) vi::check_grid(loaded.model, stats_ref, stats_data.empty() ? "-data" : "-stats_data", stats_path);
+      if (own_stats_ref) vi::check_grid(loaded.model, stats_ref, stats_option, stats_path);
       const auto snt = stats_ref.time.size();
       if (snt < stats_lag + 2)
         throw InputError("-stats_max_lag: the trajectories have only " + std::to_string(snt) + " snapshots");
