@@ -19,6 +19,10 @@
 //              -msde_select_by spectrum scores the rollouts' long-run energy spectrum instead (the max relative
 //              error over k = 1..n_zeta/2 against the validation trajectories', as evaluate-msde
 //              -evaluate_msde_statistics): for chaotic systems, where eps saturates near 1 after a Lyapunov time.
+//   shooting:  -msde_shoot_horizon K adds the multiple-shooting term of vi/elbo.hpp to every window's ELBO (each
+//              encoded snapshot integrated K intervals by the drift, -msde_shoot_substeps Heun steps each, scored
+//              against the encoded later snapshots, weight -msde_shoot_weight): beyond the paper, for rollouts
+//              whose error is an accumulated drift bias (docs/vi.md section 16). The loss curves include it.
 //   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
@@ -183,6 +187,15 @@ int learn_msde(Session& session) {
   const std::string select_by = opts.choice("msde_select_by", "eps", {"eps", "spectrum"}, "the score of -msde_select_every: "
       "the validation rollouts' eps, or the max relative error of their long-run energy spectrum over the resolved "
       "wavenumbers (chaotic systems, where pointwise eps saturates)");
+  to.shooting.horizon = static_cast<int>(opts.integer("msde_shoot_horizon", 0, "multiple shooting: every window's "
+      "encoded snapshots are integrated K snapshot intervals by the drift (Heun) and scored against the later ones, "
+      "weighted by the k-interval transition variance (0: off, the paper's ELBO)", 0, 100000));
+  to.shooting.substeps = static_cast<int>(opts.integer("msde_shoot_substeps", 1, "Heun steps per snapshot interval of "
+      "-msde_shoot_horizon", 1, 100000));
+  to.shooting.stride = static_cast<int>(opts.integer("msde_shoot_stride", 1, "the shooting starts from every N-th "
+      "snapshot of a window (cost: horizon x substeps x window / N drift evaluations per window)", 1, 100000));
+  to.shooting.weight = opts.real("msde_shoot_weight", 1.0, "lambda: the multiple-shooting term's weight in the ELBO", 0,
+                                 1e12);
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
@@ -315,6 +328,9 @@ int learn_msde(Session& session) {
   // Options added later enter the identity only when not at their default, so older checkpoints still match.
   if (select_by != "eps") id << "|" << select_by;
   if (select_integrator != vi::Integrator::euler_maruyama) id << "|" << vi::to_string(select_integrator);
+  if (to.shooting.horizon > 0)
+    id << "|shoot" << to.shooting.horizon << "," << to.shooting.substeps << "," << to.shooting.stride << ","
+       << to.shooting.weight;
   for (int h : c.macro_hidden) id << "m" << h;
   for (int h : c.micro_hidden) id << "u" << h;
   for (int h : c.cnn_channels) id << "c" << h;

@@ -1,6 +1,7 @@
 // The ELBO of one window and its gradient by back-propagation (include/msrom/vi/elbo.hpp, docs/vi.md).
 #include "msrom/vi/elbo.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,75 @@ VectorXd sigmoid_of(const VectorXd& x) {
 void draw_eps(std::uint64_t seed, std::uint64_t step, Eigen::Ref<MatrixXd> eps) {
   if (eps.outerStride() != eps.rows()) throw std::invalid_argument("vi::draw_eps: eps must be contiguous");
   Philox(seed, kEpsMember, Purpose::training).normals(step, eps.data(), static_cast<std::size_t>(eps.size()));
+}
+
+void Elbo::set_shooting(const ShootingOptions& s) {
+  if (s.horizon < 0 || s.substeps < 1 || s.stride < 1 || !(s.weight >= 0))
+    throw std::invalid_argument("vi::Elbo::set_shooting: horizon " + std::to_string(s.horizon) + " (>= 0), substeps " +
+                                std::to_string(s.substeps) + " (>= 1), stride " + std::to_string(s.stride) +
+                                " (>= 1), weight " + std::to_string(s.weight) + " (>= 0)");
+  shoot_ = s;
+}
+
+// Z_0 = mu's columns i = 0, stride, 2 stride, ... (i + K <= B - 1; N of them); Heun steps
+// Z <- Z + h/2 (f(Z) + f(Z + h f(Z))), h = w / substeps; after k intervals Z is scored against mu's columns
+// i + k (elbo.hpp).
+double Elbo::shooting_forward(const MsdeModel& model, double w) {
+  const Index B = mu_.cols(), K = std::min<Index>(shoot_.horizon, B - 1), S = shoot_.substeps;
+  const Index N = (B - 1 - K) / shoot_.stride + 1;
+  const double h = w / double(S);
+  shoot_tapes_.resize(static_cast<std::size_t>(2 * K * S));
+  shoot_z_.resize(static_cast<std::size_t>(K * S + 1));
+  shoot_z_[0].resize(mu_.rows(), N);
+  for (Index n = 0; n < N; ++n) shoot_z_[0].col(n) = mu_.col(n * shoot_.stride);
+  double total = 0;
+  for (Index j = 0; j < K * S; ++j) {
+    const MatrixXd& Z = shoot_z_[static_cast<std::size_t>(j)];
+    shoot_f1_.resize(Z.rows(), N);
+    shoot_f2_.resize(Z.rows(), N);
+    model.drift_forward(Z, shoot_f1_, shoot_tapes_[static_cast<std::size_t>(2 * j)]);
+    shoot_p_ = Z + h * shoot_f1_;
+    model.drift_forward(shoot_p_, shoot_f2_, shoot_tapes_[static_cast<std::size_t>(2 * j + 1)]);
+    shoot_z_[static_cast<std::size_t>(j + 1)] = Z + (0.5 * h) * (shoot_f1_ + shoot_f2_);
+    if ((j + 1) % S == 0) {
+      const Index k = (j + 1) / S;
+      shooting_error(k, shoot_z_[static_cast<std::size_t>(j + 1)], shoot_gf_);
+      total += 0.5 * shoot_.weight * shoot_.stride / (double(k) * w) * (shoot_gf_.array().square().colwise() / Sigma_.array()).sum();
+    }
+  }
+  return total;
+}
+
+void Elbo::shooting_error(Index k, const MatrixXd& Z, MatrixXd& E) const {
+  E.resize(Z.rows(), Z.cols());
+  for (Index n = 0; n < Z.cols(); ++n) E.col(n) = Z.col(n) - mu_.col(n * shoot_.stride + k);
+}
+
+// Reverse mode through the Heun steps: with g the cotangent of Z_{j+1}, F2 = f(P) gets h/2 g, P's cotangent
+// is gP = J_f(P)^T (h/2 g), Z_j's is g + gP + J_f(Z_j)^T (h/2 g + h gP). The ELBO's sign and beta are folded
+// in: G += dELBO/dtheta for the drift segments, gmu_ += dELBO/dmu (starts and targets).
+void Elbo::shooting_backward(const MsdeModel& model, double w, double beta, VectorXd& G) {
+  const Index B = mu_.cols(), K = std::min<Index>(shoot_.horizon, B - 1), S = shoot_.substeps;
+  const Index N = (B - 1 - K) / shoot_.stride + 1;
+  const double h = w / double(S);
+  shoot_g_.setZero(mu_.rows(), N);
+  for (Index j = K * S - 1; j >= 0; --j) {
+    if ((j + 1) % S == 0) {
+      const Index k = (j + 1) / S;
+      const double c = beta * shoot_.weight * shoot_.stride / (double(k) * w);
+      shooting_error(k, shoot_z_[static_cast<std::size_t>(j + 1)], shoot_gf_);
+      shoot_gf_ = shoot_gf_.array().colwise() / Sigma_.array();
+      shoot_g_ -= c * shoot_gf_;
+      for (Index n = 0; n < N; ++n) gmu_.col(n * shoot_.stride + k) += c * shoot_gf_.col(n);
+    }
+    shoot_gf_ = (0.5 * h) * shoot_g_;
+    shoot_gp_.setZero(mu_.rows(), N);
+    model.drift_backward(shoot_tapes_[static_cast<std::size_t>(2 * j + 1)], shoot_gf_, G, shoot_gp_, ws_);
+    shoot_gf_ += h * shoot_gp_;
+    shoot_g_ += shoot_gp_;
+    model.drift_backward(shoot_tapes_[static_cast<std::size_t>(2 * j)], shoot_gf_, G, shoot_g_, ws_);
+  }
+  for (Index n = 0; n < N; ++n) gmu_.col(n * shoot_.stride) += shoot_g_.col(n);
 }
 
 ElboTerms Elbo::evaluate(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
@@ -141,7 +211,8 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   A_ = 0.5 * (S_.array().inverse().colwise() * Sigma_.array() - dlS_.array());
   r_ = dm_ - f_ - A_.cwiseProduct(sq_).cwiseProduct(eps);
   terms.drift_residual = 0.5 * w * (r_.array().square().colwise() / Sigma_.array()).sum();
-  terms.elbo = terms.log_likelihood - beta * terms.drift_residual;
+  terms.shooting = shoot_.horizon > 0 ? shooting_forward(model, w) : 0.0;
+  terms.elbo = terms.log_likelihood - beta * (terms.drift_residual + terms.shooting);
   if (!grad) return terms;
 
   // ================================================================ backward: G = dELBO/dtheta
@@ -225,6 +296,7 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
                              enc_var.array())
                                 .matrix());
   gmu_ = dV_.leftCols(D).transpose();
+  if (shoot_.horizon > 0) shooting_backward(model, w, beta, G);
 
   // ---- encoder.
   seg("filter/log_std")[0] += model.filter_log_std_gradient(Y, gmu_.topRows(nz), s);

@@ -128,10 +128,11 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
   nn::Adam own_adam(P, ao);
   nn::Adam& adam = o.adam ? *o.adam : own_adam;
   if (adam.m().size() != P) throw InputError("vi::train: the optimiser's state does not match the model");
-  nn::ReproducibleSum rs(P + 3, comm);
+  nn::ReproducibleSum rs(P + 4, comm);
   const Range mine = block_range(W, size(comm), rank(comm));
   Elbo elbo;
-  VectorXd theta(P), total(P + 3);
+  elbo.set_shooting(o.shooting);
+  VectorXd theta(P), total(P + 4);
   MatrixXd eps(model.latent_dim(), B);
   model.get_params(theta);
   const double per = 1.0 / (double(W) * B);
@@ -151,12 +152,14 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
       part[P] = -per * terms.elbo;
       part[P + 1] = per * terms.log_likelihood;
       part[P + 2] = per * terms.drift_residual;
+      part[P + 3] = per * terms.shooting;
     }
     rs.reduce(total);
     TrainOptions::Report rep;
     rep.loss = total[P];
     rep.log_likelihood = total[P + 1];
     rep.drift_residual = total[P + 2];
+    rep.shooting = total[P + 3];
     rep.beta = beta;
     rep.lr = adam.learning_rate();
     adam.step(theta, total.head(P));

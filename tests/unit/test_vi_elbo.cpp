@@ -183,6 +183,100 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
   CHECK((g2 - 0.5 * grad).norm() <= 1e-14 * grad.norm());
 }
 
+TEST_CASE("The multiple-shooting term: its value by hand, and its gradient against finite differences", "[vi][elbo]") {
+  const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
+  const bool two_d = GENERATE(false, true);
+  MsdeModel model(small_config(n_eta, local, two_d));
+  VectorXd theta(model.num_params());
+  model.get_params(theta);
+  theta += 0.1 * gaussian(theta.size(), 1, 3);
+  model.set_params(theta);
+  const int B = 6, D = model.latent_dim();
+  const MatrixXd Y = window_data(model.n_y, B);
+  const VectorXd t = VectorXd::LinSpaced(B, 0.3, 0.8);
+  MatrixXd eps(D, B);
+  draw_eps(1, 0, eps);
+  const double beta = 0.7;
+  ShootingOptions so;
+  so.horizon = 3;
+  so.substeps = 2;
+  so.weight = 0.8;
+  so.stride = GENERATE(1, 2);
+
+  Elbo plain, elbo;
+  elbo.set_shooting(so);
+  VectorXd g0 = VectorXd::Zero(model.num_params()), grad = VectorXd::Zero(model.num_params());
+  const ElboTerms t0 = plain.evaluate(model, Y, t, eps, beta, g0);
+  const ElboTerms terms = elbo.evaluate(model, Y, t, eps, beta, grad);
+  CHECK(t0.shooting == 0);
+  CHECK(terms.log_likelihood == t0.log_likelihood);
+  CHECK(terms.drift_residual == t0.drift_residual);
+  CHECK(terms.elbo == Approx(terms.log_likelihood - beta * (terms.drift_residual + terms.shooting)).epsilon(1e-15));
+  CHECK(elbo.evaluate(model, Y, t, eps, beta).elbo == terms.elbo);
+
+  // By hand, one start column at a time: Heun with h = w / 2, scored after every second step.
+  const MatrixXd mu = elbo.encoder_mean();
+  const VectorXd Sigma = model.diffusion().cwiseAbs2();
+  const double w = 0.1, h = w / 2;
+  double want = 0;
+  DriftTape tape;
+  for (int i = 0; i + 3 < B; i += so.stride) {
+    MatrixXd z = mu.col(i), f1(D, 1), f2(D, 1);
+    for (int step = 1; step <= 6; ++step) {
+      model.drift_forward(z, f1, tape);
+      const MatrixXd p = z + h * f1;
+      model.drift_forward(p, f2, tape);
+      z += 0.5 * h * (f1 + f2);
+      if (step % 2 == 0) {
+        const int k = step / 2;
+        want += 0.5 * 0.8 * so.stride / (k * w) * ((z.col(0) - mu.col(i + k)).array().square() / Sigma.array()).sum();
+      }
+    }
+  }
+  CHECK(terms.shooting > 0);
+  CHECK(terms.shooting == Approx(want).epsilon(1e-12));
+
+  // Sigma enters as a constant: the diffusion's gradient is the plain ELBO's; every other segment against
+  // 4th-order central differences of the ELBO with the term.
+  const auto& sd = model.segment("diffusion");
+  CHECK(grad.segment(sd.offset, sd.size) == g0.segment(sd.offset, sd.size));
+  CHECK((grad - g0).norm() > 1e-3 * g0.norm());  // the term does move the drift and encoder gradients
+  Elbo probe;
+  probe.set_shooting(so);
+  VectorXd fd(model.num_params());
+  const double hd = 3e-3;
+  for (Index k = 0; k < theta.size(); ++k) {
+    auto at = [&](double d) {
+      VectorXd th = theta;
+      th[k] += d;
+      model.set_params(th);
+      return probe.evaluate(model, Y, t, eps, beta).elbo;
+    };
+    fd[k] = (8 * (at(hd) - at(-hd)) - (at(2 * hd) - at(-2 * hd))) / (12 * hd);
+  }
+  model.set_params(theta);
+  const double floor = 1e-6 * fd.cwiseAbs().maxCoeff();
+  for (const auto& s : model.segments()) {
+    if (s.name == "diffusion") continue;
+    const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
+    const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
+    CAPTURE(n_eta, local, two_d, s.name, s.size, err);
+    CHECK(err < 1e-6);
+  }
+  // A horizon beyond the window is cut to B - 1; bad options are refused.
+  ShootingOptions far = so;
+  far.horizon = 50;
+  far.substeps = 1;
+  far.stride = 1;
+  Elbo e50, e5;
+  e50.set_shooting(far);
+  far.horizon = B - 1;
+  e5.set_shooting(far);
+  CHECK(e50.evaluate(model, Y, t, eps, beta).elbo == e5.evaluate(model, Y, t, eps, beta).elbo);
+  far.substeps = 0;
+  CHECK_THROWS_AS(e5.set_shooting(far), std::invalid_argument);
+}
+
 TEST_CASE("MsdeModel on a 2-D grid: sizes, and the encoder and macro decoder keep a constant field", "[vi][elbo]") {
   const bool local = GENERATE(false, true);
   MsdeModel model(small_config(2, local, true));

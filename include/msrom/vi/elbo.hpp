@@ -22,6 +22,19 @@
 // drift MLPs, Sigma, and z, m, S, dm/dt, dlogS/dt; z -> m, S; then GP -> node values; node values ->
 // encoder (filter, CNN, linear, variances). Everything in the flat layout of MsdeModel::get_params.
 //
+// MULTIPLE SHOOTING (optional, beyond the paper; docs/vi.md section 12): with horizon K > 0 the window's encoder
+// means mu_i, i = 1, 1 + stride, ... <= B - K, are each integrated K snapshot intervals by the deterministic part of the prior,
+// Heun's scheme (RK2) with `substeps` steps of h = w / substeps per interval, Z_0 = mu_i, and scored against
+// the means they should reach:
+//
+//   shooting = (lambda stride/2) sum_{k=1..K} sum_i || Z_k(mu_i) - mu_{i+k} ||^2_{(k w Sigma)^-1}
+//   ELBO     = sum_i log p(y_i | z_i)  -  beta * (drift_residual + shooting)
+//
+// (k w Sigma is the variance the prior SDE gives a k-interval transition.) The ELBO's own drift term sees the
+// drift one time stamp at a time; this one sees its error accumulated along the window, the phase and shape
+// drift of long rollouts. Its gradient flows into the drift and the encoder (through mu); Sigma enters as a
+// constant (no gradient into the diffusion from this term).
+//
 // An Elbo object owns the tapes and buffers of one window; they only grow, so after the first window of a
 // given size evaluations allocate (almost) nothing. Not for concurrent use; one per thread.
 #include <Eigen/Core>
@@ -39,7 +52,17 @@ namespace msrom::vi {
 struct ElboTerms {
   double log_likelihood = 0;  // sum_i log p(y_i | z_i)
   double drift_residual = 0;  // (w/2) sum_i ||r_i||^2_{Sigma^-1}  (before beta)
-  double elbo = 0;            // log_likelihood - beta drift_residual
+  double shooting = 0;        // the multiple-shooting term (before beta; 0 when off)
+  double elbo = 0;            // log_likelihood - beta (drift_residual + shooting)
+};
+
+struct ShootingOptions {
+  int horizon = 0;      // K snapshot intervals (0: off; a window of B snapshots uses min(K, B - 1))
+  int substeps = 1;     // Heun steps per snapshot interval
+  int stride = 1;       // start from every stride-th snapshot of the window (the cost is K substeps B / stride
+                        // drift evaluations forward and backward); the sum is scaled by stride, so it estimates
+                        // the sum over every start
+  double weight = 1.0;  // lambda
 };
 
 // eps (D x B): the standard Gaussians of one window, Philox(seed, 2^40 + 32, training) at counter `step`,
@@ -48,6 +71,10 @@ void draw_eps(std::uint64_t seed, std::uint64_t step, Eigen::Ref<Eigen::MatrixXd
 
 class Elbo {
  public:
+  // The multiple-shooting term of every later evaluate() (off by default).
+  void set_shooting(const ShootingOptions& s);
+  const ShootingOptions& shooting() const { return shoot_; }
+
   // Y: n_y x B (B >= 2 snapshots of one window), t: B increasing times, eps: D x B. Value only.
   ElboTerms evaluate(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y,
                      const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps,
@@ -72,12 +99,20 @@ class Elbo {
                 const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps, double beta,
                 Eigen::VectorXd* grad);
 
+  double shooting_forward(const MsdeModel& model, double w);
+  void shooting_backward(const MsdeModel& model, double w, double beta, Eigen::VectorXd& G);
+  void shooting_error(Eigen::Index k, const Eigen::MatrixXd& Z, Eigen::MatrixXd& E) const;  // Z_k - mu_{i + k}
+
+  ShootingOptions shoot_;
   // forward state
   Eigen::MatrixXd mu_, Gy_, R_, V_, m_, lS_, S_, sq_, dm_, dlS_, z_, Dz_, De_, ymean_, f_, r_, A_;
   Eigen::VectorXd u_, a_, b_, s2_, cc_, Sigma_, g_;
   std::vector<nn::GridConvTape> enc_tapes_, dec_tapes_;
   EtaTape enc_eta_tape_, dec_eta_tape_;
   DriftTape drift_tape_;
+  std::vector<DriftTape> shoot_tapes_;  // 2 per Heun step
+  std::vector<Eigen::MatrixXd> shoot_z_;  // Z after each Heun step (Z_0 = mu's first B - K columns)
+  Eigen::MatrixXd shoot_f1_, shoot_f2_, shoot_p_, shoot_g_, shoot_gp_, shoot_gf_;
   GpTape gp_tape_;
   // backward buffers
   Eigen::MatrixXd gy_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, GM_, GD_, dV_, gmu_;

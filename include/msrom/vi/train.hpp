@@ -8,7 +8,7 @@
 //              n = floor(U * n_windows), U = uniform (it, w) of Philox(seed, 2^40 + 33, training)
 //   eps      = draw_eps(seed, it W + w)                                       (vi/elbo.hpp)
 //   beta     = clip((it - warmup) / anneal, 0, 1)   (anneal <= 0: a step from 0 to 1 at warmup)
-//   loss     = -(1 / (W B)) sum_w ELBO_w(beta)      (per snapshot)
+//   loss     = -(1 / (W B)) sum_w ELBO_w(beta)      (per snapshot; with the shooting term if on)
 //   theta   <- Adam(theta, d loss / d theta),  lr 1e-3 * 0.9^floor(it / 2000) by default
 //
 // Data parallelism: the W windows of a step are the blocks of an nn::ReproducibleSum; rank r evaluates the
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "msrom/nn/adam.hpp"
+#include "msrom/vi/elbo.hpp"
 #include "msrom/vi/msde_model.hpp"
 
 namespace msrom::vi {
@@ -61,9 +62,11 @@ struct TrainOptions {
   int kl_warmup = 0;  // beta = clip((it - warmup) / anneal, 0, 1)
   int kl_anneal = 1600;
   std::uint64_t seed = 1;  // window draws and eps (the model's initialisation has its own seed)
+  ShootingOptions shooting;  // the ELBO's multiple-shooting term (vi/elbo.hpp; off by default)
   // Called on every rank after each step with (it, report).
   struct Report {
     double loss = 0, log_likelihood = 0, drift_residual = 0, beta = 0, lr = 0;  // per snapshot, before the step
+    double shooting = 0;  // per snapshot (0 when off); loss includes beta times it
   };
   std::function<void(int, const Report&)> on_step;
   // Continuing a run (checkpoints, the schedule's stages): the first step is `start` (the window draws,
