@@ -66,6 +66,12 @@ TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks"
   o.lr = 1e-2;
   o.kl_anneal = 3;
   o.seed = 11;
+  const bool shoot = GENERATE(false, true);  // the multiple-shooting term too
+  if (shoot) {
+    o.shooting.horizon = 3;
+    o.shooting.substeps = 2;
+    o.shooting.stride = 2;
+  }
   MsdeModel par(c), ser(c);
   const auto rp = train(par, d, o, MPI_COMM_WORLD);
   const auto rs = train(ser, d, o, MPI_COMM_SELF);
@@ -76,6 +82,8 @@ TEST_CASE("vi::train gives bitwise the single-rank model on any number of ranks"
   for (std::size_t i = 0; i < rp.steps.size(); ++i) {
     CHECK(rp.steps[i].loss == rs.steps[i].loss);
     CHECK(rp.steps[i].drift_residual == rs.steps[i].drift_residual);
+    CHECK(rp.steps[i].shooting == rs.steps[i].shooting);
+    CHECK((rp.steps[i].shooting > 0) == shoot);
   }
   CHECK(same_on_all_ranks(tp));
   VectorXd start(par.num_params());
