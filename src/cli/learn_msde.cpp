@@ -22,7 +22,7 @@
 //   shooting:  -msde_shoot_horizon K adds the multiple-shooting term of vi/elbo.hpp to every window's ELBO (each
 //              encoded snapshot integrated K intervals by the drift, -msde_shoot_substeps Heun steps each, scored
 //              against the encoded later snapshots, weight -msde_shoot_weight): beyond the paper, for rollouts
-//              whose error is an accumulated drift bias (docs/vi.md section 16). The loss curves include it.
+//              whose error is an accumulated drift bias (docs/vi.md section 4). The loss curves include it.
 //   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any

@@ -64,7 +64,8 @@ double Elbo::shooting_forward(const MsdeModel& model, double w) {
     if ((j + 1) % S == 0) {
       const Index k = (j + 1) / S;
       shooting_error(k, shoot_z_[static_cast<std::size_t>(j + 1)], shoot_gf_);
-      total += 0.5 * shoot_.weight * shoot_.stride / (double(k) * w) * (shoot_gf_.array().square().colwise() / Sigma_.array()).sum();
+      const double c = 0.5 * shoot_.weight * shoot_.stride / (double(k) * w);
+      total += c * (shoot_gf_.array().square().colwise() / Sigma_.array()).sum();
     }
   }
   return total;

@@ -22,10 +22,10 @@
 // drift MLPs, Sigma, and z, m, S, dm/dt, dlogS/dt; z -> m, S; then GP -> node values; node values ->
 // encoder (filter, CNN, linear, variances). Everything in the flat layout of MsdeModel::get_params.
 //
-// MULTIPLE SHOOTING (optional, beyond the paper; docs/vi.md section 12): with horizon K > 0 the window's encoder
-// means mu_i, i = 1, 1 + stride, ... <= B - K, are each integrated K snapshot intervals by the deterministic part of the prior,
-// Heun's scheme (RK2) with `substeps` steps of h = w / substeps per interval, Z_0 = mu_i, and scored against
-// the means they should reach:
+// MULTIPLE SHOOTING (optional, beyond the paper; docs/vi.md section 4): with horizon K > 0 the window's encoder
+// means mu_i, i = 1, 1 + stride, ... <= B - K, are each integrated K snapshot intervals by the deterministic
+// part of the prior, Heun's scheme (RK2) with `substeps` steps of h = w / substeps per interval, Z_0 = mu_i, and
+// scored against the means they should reach:
 //
 //   shooting = (lambda stride/2) sum_{k=1..K} sum_i || Z_k(mu_i) - mu_{i+k} ||^2_{(k w Sigma)^-1}
 //   ELBO     = sum_i log p(y_i | z_i)  -  beta * (drift_residual + shooting)
