@@ -1583,6 +1583,8 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
                     {l + data + " -msde_lr -1", "-msde_lr"},
                     {l + data + " -msde_typo 1", "-msde_typo"},
                     {l + data + " -msde_iterations 4,4,4", "-msde_iterations"},  // 3 counts, 2 stages
+                    {l + data + " -msde_shoot_stride 0", "-msde_shoot_stride"},
+                    {l + data + " -msde_shoot_weight -1", "-msde_shoot_weight"},
                     {l + data + " -restart -msde_checkpoint " + foreign, foreign},
                     {"learn-msde -data " + data + " -output /nonexistent_dir/model.h5", "-output"}},
                    {out, out + ".part", dir + "/metrics.json"});
@@ -1597,6 +1599,18 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
     const auto f = msrom::h5::File::open(per);
     CHECK(f.read("/msde/eta_0/history/loss").size() == 3);
     CHECK(f.read("/msde/eta_1/history/loss").size() == 5);
+  }
+  {  // -msde_shoot_horizon: the first step's loss (the same parameters) grows by the shooting term, beta = 1
+    auto first_loss = [&](const std::string& name, const std::string& extra) {
+      const std::string path = dir + "/" + name;
+      const auto r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + path + " -data " + data +
+                         " -msde_eta_schedule 0 -msde_iterations 2 -msde_kl_anneal 0" + extra);
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+      return msrom::h5::File::open(path).read("/msde/eta_0/history/loss").at(0);
+    };
+    const double plain = first_loss("plain.h5", ""), shot = first_loss("shoot.h5", " -msde_shoot_horizon 4");
+    CHECK(shot > plain);
   }
   const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
   const std::string ens = "ensemble -model " + out + " -output " + dir + "/roll.h5 -data ";
