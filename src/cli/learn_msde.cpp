@@ -23,6 +23,10 @@
 //              encoded snapshot integrated K intervals by the drift, -msde_shoot_substeps Heun steps each, scored
 //              against the encoded later snapshots, weight -msde_shoot_weight): beyond the paper, for rollouts
 //              whose error is an accumulated drift bias (docs/vi.md section 4). The loss curves include it.
+//   averaging: -msde_ema d keeps theta_avg <- d theta_avg + (1 - d) theta after every step (from the stage's
+//              first parameters); the validation loss and the selection score theta_avg, and each stage stores
+//              it: the rollout eps of neighbouring checkpoints scatters far more than the ELBO moves (docs/vi.md
+//              sections 14-16), and an average of the iterates is the usual cure. In the checkpoint too.
 //   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
@@ -196,6 +200,10 @@ int learn_msde(Session& session) {
       "snapshot of a window (cost: horizon x substeps x window / N drift evaluations per window)", 1, 100000));
   to.shooting.weight = opts.real("msde_shoot_weight", 1.0, "lambda: the multiple-shooting term's weight in the ELBO", 0,
                                  1e12);
+  const double ema = opts.real("msde_ema", 0, "parameter averaging: every stage keeps theta_avg <- d theta_avg + (1 - d) "
+      "theta after each step, from the stage's first parameters, and stores, validates and selects theta_avg instead of "
+      "theta (0: off; e.g. 0.999 averages over ~1000 steps)", 0, 1);
+  if (ema >= 1) throw InputError("-msde_ema: must be below 1 (got " + std::to_string(ema) + ")");
   const int log_every = static_cast<int>(opts.integer("msde_log_every", 100, "steps per point of the loss curve in metrics.json", 1));
   const long ck_every = opts.integer("msde_checkpoint_every", 0, "checkpoint every N steps (0: on SIGTERM/SIGUSR1 only)", 0);
   const std::string ck_path = opts.string("msde_checkpoint", "", "checkpoint file (default: OUTPUT.ckpt)");
@@ -328,6 +336,7 @@ int learn_msde(Session& session) {
   // Options added later enter the identity only when not at their default, so older checkpoints still match.
   if (select_by != "eps") id << "|" << select_by;
   if (select_integrator != vi::Integrator::euler_maruyama) id << "|" << vi::to_string(select_integrator);
+  if (ema > 0) id << "|ema" << ema;
   if (to.shooting.horizon > 0)
     id << "|shoot" << to.shooting.horizon << "," << to.shooting.substeps << "," << to.shooting.stride << ","
        << to.shooting.weight;
@@ -346,7 +355,7 @@ int learn_msde(Session& session) {
     stages[si].val = init_val;
   }
   int start_it = 0;
-  Eigen::VectorXd resume_theta, resume_m, resume_v, resume_best;
+  Eigen::VectorXd resume_theta, resume_m, resume_v, resume_best, resume_avg;
   std::int64_t resume_t = 0;
   bool resuming = false;
   if (restart && access(checkpoint.c_str(), R_OK) == 0) {
@@ -377,6 +386,11 @@ int learn_msde(Session& session) {
       const auto b = f.read("/checkpoint/selection_theta");
       resume_best = Eigen::Map<const Eigen::VectorXd>(b.data(), static_cast<Eigen::Index>(b.size()));
     }
+    if (ema > 0) {
+      if (!f.exists("/checkpoint/average_theta")) throw InputError(who + "no /checkpoint/average_theta (-msde_ema)");
+      const auto a = f.read("/checkpoint/average_theta");
+      resume_avg = Eigen::Map<const Eigen::VectorXd>(a.data(), static_cast<Eigen::Index>(a.size()));
+    }
     resuming = true;
     if (rank() == 0)
       std::fprintf(stderr, "learn-msde: continuing from '%s' at stage n_eta = %d, step %d\n", checkpoint.c_str(),
@@ -394,7 +408,7 @@ int learn_msde(Session& session) {
   Progress progress("learn-msde", total_steps, progress_mode, resuming ? steps_before[si] + start_it : 0.0);
 
   auto write_checkpoint = [&](std::size_t stage, int next_it, const vi::MsdeModel& model, const nn::Adam& adam,
-                              const Eigen::VectorXd& best) {
+                              const Eigen::VectorXd& best, const Eigen::VectorXd& avg) {
     h5::OutputFile out(checkpoint, MPI_COMM_WORLD);
     std::vector<int> done;
     for (std::size_t k = 0; k < stage; ++k) {
@@ -413,6 +427,7 @@ int learn_msde(Session& session) {
       out.write("/checkpoint/selection", flat_pairs(stages[stage].sel));
       out.write("/checkpoint/selection_theta", {static_cast<hsize_t>(best.size())}, best.data());
     }
+    if (ema > 0) out.write("/checkpoint/average_theta", {static_cast<hsize_t>(avg.size())}, avg.data());
     out.attribute("/checkpoint", "identity", identity);
     out.attribute("/checkpoint", "stage", static_cast<double>(stage));
     out.attribute("/checkpoint", "next_iteration", static_cast<double>(next_it));
@@ -457,24 +472,48 @@ int learn_msde(Session& session) {
         for (const auto& [i, e] : st.sel) best_eps = std::min(best_eps, e);
       }
     }
+    // -msde_ema: the running average of the parameters, from the stage's first ones (or the checkpoint's);
+    // `averaged(f)` runs f with the model holding the average (validation, selection), then puts theta back.
+    Eigen::VectorXd avg, cur;
+    if (ema > 0) {
+      if (o.start > 0) {
+        if (resume_avg.size() != model->num_params())
+          throw InputError("-restart: '" + checkpoint + "': /checkpoint/average_theta does not match the model");
+        avg = resume_avg;
+      } else {
+        avg.resize(model->num_params());
+        model->get_params(avg);
+      }
+    }
+    auto averaged = [&](auto&& f) {
+      if (ema == 0) return f();
+      cur.resize(model->num_params());
+      model->get_params(cur);
+      model->set_params(avg);
+      const auto r = f();
+      model->set_params(cur);
+      return r;
+    };
     auto select = [&](int it) {  // collective: every rank gets the same eps, so the same choice
       vi::RolloutOptions ro;
       ro.samples = select_samples;
       ro.substeps = select_substeps;
       ro.integrator = select_integrator;
       ro.seed = c.seed;
-      double score = 0;
-      if (select_by == "eps") {
-        score = vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD).mean;
-      } else {  // the spectrum of evaluate-msde -evaluate_msde_statistics (the ACF and PDF are not scored)
+      const double score = averaged([&] {
+        if (select_by == "eps") return vi::predict_split(*model, norm, *val_raw, ro, 0, MPI_COMM_WORLD).mean;
+        // the spectrum of evaluate-msde -evaluate_msde_statistics (the ACF and PDF are not scored)
         const auto sc = vi::compare_statistics(*model, norm, *val_raw, ro, 0, 2, model->n_zeta / 2, MPI_COMM_WORLD);
-        score = sc.diverged ? NAN : sc.spectrum_error;
-      }
+        return sc.diverged ? NAN : sc.spectrum_error;
+      });
       st.sel.emplace_back(step_offset + it, score);
       if (score < best_eps) {  // a diverged rollout (NaN) is never the best
         best_eps = score;
         best.resize(model->num_params());
-        model->get_params(best);
+        if (ema > 0)
+          best = avg;
+        else
+          model->get_params(best);
       }
     };
     const double t0 = MPI_Wtime();
@@ -484,9 +523,15 @@ int learn_msde(Session& session) {
         throw RuntimeError("learn-msde: the loss is not finite at stage n_eta = " + std::to_string(schedule[si]) +
                            ", step " + std::to_string(it) + " (try a smaller -msde_lr)");
       push(st.history, r);
+      if (ema > 0) {
+        cur.resize(model->num_params());
+        model->get_params(cur);
+        avg = ema * avg + (1 - ema) * cur;
+      }
       if (val && val_every > 0 && (it + 1) % val_every == 0 && it + 1 < o.iterations)
-        st.val.emplace_back(step_offset + it + 1,
-                            vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
+        st.val.emplace_back(step_offset + it + 1, averaged([&] {
+                              return vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD);
+                            }));
       if (selecting && (it + 1) % select_every == 0 && it + 1 < o.iterations) select(it + 1);
       progress.update(steps_before[si] + it + 1);
     };
@@ -494,7 +539,7 @@ int learn_msde(Session& session) {
     o.stop_after = [&](int it) {
       int sig = static_cast<int>(g_msde_signal), any = 0;
       MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-      if (any || (ck_every > 0 && (it + 1) % ck_every == 0)) write_checkpoint(si, it + 1, *model, adam, best);
+      if (any || (ck_every > 0 && (it + 1) % ck_every == 0)) write_checkpoint(si, it + 1, *model, adam, best, avg);
       if (any) {
         interrupted = true;
         if (rank() == 0)
@@ -506,6 +551,7 @@ int learn_msde(Session& session) {
     vi::train(*model, train, o, MPI_COMM_WORLD);
     if (interrupted) return kExitCheckpointedMsde;
     st.seconds = MPI_Wtime() - t0;
+    if (ema > 0) model->set_params(avg);  // the stage's result is the average
     if (val) st.val.emplace_back(step_offset + o.iterations, vi::validation_loss(*model, *val, o.window, val_windows, c.seed, MPI_COMM_WORLD));
     if (selecting) {
       select(o.iterations);

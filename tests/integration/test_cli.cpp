@@ -1039,13 +1039,15 @@ TEST_CASE("learn-msde on the KdV ci input: 1 and 2 ranks bitwise; ensemble rollo
 TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for bit", "[integration][msde][restart]") {
   const std::string data = msde_data(), dir = scratch() + "/msde_restart";
   msrom::make_output_directory("test", dir);
-  const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
-                           " -msde_iterations 400 -msde_val_every 100 -msde_checkpoint_every 25 -output ";
-  REQUIRE(run(base + dir + "/ref.h5").code == 0);
+  const std::string plain = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
+                            " -msde_iterations 400 -msde_val_every 100 -msde_checkpoint_every 25";
   const std::string out = dir + "/model.h5";
   // In the background; once the first periodic checkpoint exists, SIGTERM (one rank) or SIGUSR1 through
-  // mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec itself).
-  for (int np : {0, 2}) {
+  // mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec itself). Once more with -msde_ema,
+  // whose running average the checkpoint carries.
+  for (const auto& [np, extra] : {std::pair<int, std::string>{0, ""}, {2, ""}, {0, " -msde_ema 0.99"}}) {
+    const std::string base = plain + extra + " -output ";
+    if (np == 0) REQUIRE(run(base + dir + "/ref.h5").code == 0);
     const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n 2 --oversubscribe " : "";
     const std::string sig = np > 0 ? "USR1" : "TERM";
     const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + base + out + " > /dev/null 2>&1 & p=$!; " +
@@ -1585,6 +1587,7 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
                     {l + data + " -msde_iterations 4,4,4", "-msde_iterations"},  // 3 counts, 2 stages
                     {l + data + " -msde_shoot_stride 0", "-msde_shoot_stride"},
                     {l + data + " -msde_shoot_weight -1", "-msde_shoot_weight"},
+                    {l + data + " -msde_ema 1", "-msde_ema"},
                     {l + data + " -restart -msde_checkpoint " + foreign, foreign},
                     {"learn-msde -data " + data + " -output /nonexistent_dir/model.h5", "-output"}},
                    {out, out + ".part", dir + "/metrics.json"});
@@ -1611,6 +1614,23 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
     };
     const double plain = first_loss("plain.h5", ""), shot = first_loss("shoot.h5", " -msde_shoot_horizon 4");
     CHECK(shot > plain);
+  }
+  {  // -msde_ema d: the stored parameters are the running average of the iterates theta_0..theta_3, which are
+     // the parameters of the runs of 0..3 steps (the training is deterministic)
+    auto params = [&](int steps, const std::string& extra) {
+      const std::string path = dir + "/ema" + std::to_string(steps) + extra.substr(extra.empty() ? 0 : 1, 3) + ".h5";
+      const auto r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + path + " -data " + data +
+                         " -msde_eta_schedule 0 -msde_val_every 0 -msde_iterations " + std::to_string(steps) + extra);
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+      const auto v = msrom::h5::File::open(path).read("/msde/eta_0/params");
+      return Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size())).eval();
+    };
+    Eigen::VectorXd want = params(0, "");
+    for (int k = 1; k <= 3; ++k) want = 0.75 * want + (1 - 0.75) * params(k, "");
+    const Eigen::VectorXd got = params(3, " -msde_ema 0.75");
+    CHECK((got - want).norm() <= 1e-14 * want.norm());
+    CHECK((got - params(3, "")).norm() > 1e-6 * want.norm());
   }
   const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
   const std::string ens = "ensemble -model " + out + " -output " + dir + "/roll.h5 -data ";
