@@ -509,11 +509,12 @@ int learn_msde(Session& session) {
       st.sel.emplace_back(step_offset + it, score);
       if (score < best_eps) {  // a diverged rollout (NaN) is never the best
         best_eps = score;
-        best.resize(model->num_params());
-        if (ema > 0)
+        if (ema > 0) {
           best = avg;
-        else
+        } else {
+          best.resize(model->num_params());
           model->get_params(best);
+        }
       }
     };
     const double t0 = MPI_Wtime();

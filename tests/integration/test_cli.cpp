@@ -1626,11 +1626,19 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
       const auto v = msrom::h5::File::open(path).read("/msde/eta_0/params");
       return Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size())).eval();
     };
-    Eigen::VectorXd want = params(0, "");
-    for (int k = 1; k <= 3; ++k) want = 0.75 * want + (1 - 0.75) * params(k, "");
+    std::vector<Eigen::VectorXd> avg{params(0, "")};  // the averages after 0..3 steps
+    for (int k = 1; k <= 3; ++k) avg.push_back(0.75 * avg.back() + (1 - 0.75) * params(k, ""));
     const Eigen::VectorXd got = params(3, " -msde_ema 0.75");
-    CHECK((got - want).norm() <= 1e-14 * want.norm());
-    CHECK((got - params(3, "")).norm() > 1e-6 * want.norm());
+    CHECK((got - avg[3]).norm() <= 1e-14 * avg[3].norm());
+    CHECK((got - params(3, "")).norm() > 1e-6 * avg[3].norm());
+    // With the selection, the kept parameters are the average with the lowest score.
+    const Eigen::VectorXd kept = params(3, " -msde_ema 0.75 -msde_select_every 1 -msde_select_samples 2");
+    const auto sel = msrom::h5::File::open(dir + "/ema3-ms.h5").read("/msde/eta_0/history/selection");
+    REQUIRE(sel.size() == 6);  // (step, eps) after steps 1, 2, 3
+    std::size_t k = 0;
+    for (std::size_t q = 1; q < 3; ++q)
+      if (sel[2 * q + 1] < sel[2 * k + 1]) k = q;
+    CHECK((kept - avg[k + 1]).norm() <= 1e-14 * avg[k + 1].norm());
   }
   const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
   const std::string ens = "ensemble -model " + out + " -output " + dir + "/roll.h5 -data ";
