@@ -1616,11 +1616,13 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
     CHECK(shot > plain);
   }
   {  // -msde_ema d: the stored parameters are the running average of the iterates theta_0..theta_3, which are
-     // the parameters of the runs of 0..3 steps (the training is deterministic)
+     // the parameters of the runs of 0..3 steps (the training is deterministic). A large learning rate makes
+     // the selection's scores non-monotone, so the kept average is not the last one.
     auto params = [&](int steps, const std::string& extra) {
       const std::string path = dir + "/ema" + std::to_string(steps) + extra.substr(extra.empty() ? 0 : 1, 3) + ".h5";
       const auto r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -output " + path + " -data " + data +
-                         " -msde_eta_schedule 0 -msde_val_every 0 -msde_iterations " + std::to_string(steps) + extra);
+                         " -msde_eta_schedule 0 -msde_val_every 0 -msde_lr 3 -msde_iterations " +
+                         std::to_string(steps) + extra);
       INFO(r.err);
       REQUIRE(r.code == 0);
       const auto v = msrom::h5::File::open(path).read("/msde/eta_0/params");
@@ -1638,6 +1640,7 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
     std::size_t k = 0;
     for (std::size_t q = 1; q < 3; ++q)
       if (sel[2 * q + 1] < sel[2 * k + 1]) k = q;
+    REQUIRE(k < 2);  // measured: eps 0.467, 0.492, 1.503
     CHECK((kept - avg[k + 1]).norm() <= 1e-14 * avg[k + 1].norm());
   }
   const std::string e = "evaluate-msde -data " + data + " -output " + dir + "/eval -model ";
