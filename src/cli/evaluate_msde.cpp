@@ -49,6 +49,8 @@ vi::RolloutOptions read_rollout_options(const Options& o) {
       "-predict_integrator");
   r.seed = static_cast<std::uint64_t>(o.integer("predict_seed", 1, "seed of the rollouts' noise", 0));
   r.sample_initial = o.flag("predict_sample_initial", true, "draw z_0 from the encoder posterior (else its mean)");
+  r.noise_scale = o.real("predict_noise_scale", 1.0, "factor on the learned diffusion in the rollouts (0: the "
+                         "drift's ODE from the sampled z_0; a diagnostic, not the model)", 0.0);
   r.ranks_per_member = static_cast<int>(o.integer("predict_ranks_per_member", 1, "ranks sharing one trajectory's "
                                                   "rollout (a local model's cells split over them; divides the ranks)", 1));
   return r;

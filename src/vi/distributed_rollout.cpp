@@ -88,7 +88,7 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   MSROM_PETSC(DMDAGetGhostCorners(da_, &gxs, &gys, nullptr, &gxm, nullptr, nullptr));
   xs_ = xs, xm_ = xm, gxs_ = gxs, gxm_ = gxm;
   if (mesh.dims == 2) ys_ = ys, ym_ = ym, gys_ = gys;
-  g_ = model.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
+  scale_noise(1.0);
   const long taps = mesh.dims == 1 ? 2L * radius_ + 1 : (2L * radius_ + 1) * (2L * radius_ + 1);
   in_.resize(taps * channels_, std::min<long>(kColumnBlock, owned_cells() * samples_));
   fmacro_.resize(model.fields, owned_cells() * samples_);
@@ -159,6 +159,10 @@ MatrixXd DistributedRollout::drift() {
       }
     }
   return f;
+}
+
+void DistributedRollout::scale_noise(double s) {
+  g_ = s * model_.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
 }
 
 void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::uint64_t member,

@@ -114,6 +114,7 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
                       const RolloutOptions& o, std::uint64_t member, MPI_Comm comm,
                       const std::function<void(Index, const MatrixXd&)>& observe) {
   if (o.samples < 1 || o.substeps < 1) throw InputError("vi::rollout: samples and substeps must be >= 1");
+  if (!(o.noise_scale >= 0)) throw InputError("vi::rollout: the noise scale must be >= 0");
   if (y0.size() != model.n_y)
     throw InputError("vi::rollout: the field has " + std::to_string(y0.size()) + " points, the model n_y = " +
                      std::to_string(model.n_y));
@@ -135,10 +136,11 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
   if (model.local) {
     split = std::make_unique<DistributedRollout>(model, model.coarse, static_cast<int>(M), comm);
     split->set_state(Z);
+    split->scale_noise(o.noise_scale);
   } else if (size(comm) != 1) {
     throw InputError("vi::rollout: a global model's member runs on one rank");
   }
-  const VectorXd g = model.diffusion();
+  const VectorXd g = o.noise_scale * model.diffusion();
   auto f = [&](const MatrixXd& z, MatrixXd& out) { out = drift(model, z); };
   std::uint64_t counter = 1;
   for (Index n = 1; n < nt; ++n) {

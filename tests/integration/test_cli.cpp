@@ -1187,6 +1187,28 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   CHECK(lines(r.err) == 1);
   CHECK(r.err.find("-predict_integrator") != std::string::npos);
   CHECK(!exists(dir + "/bad.h5"));
+  // -predict_noise_scale 0 from the encoder mean: every sample is the drift's ODE, so 3 samples average to
+  // the 1-sample rollout, on a member split over 2 ranks too; a negative scale exits 2.
+  for (const char* v : {"1 -output " , "3 -predict_ranks_per_member 2 -output "}) {
+    r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_noise_scale 0 -predict_sample_initial false "
+            "-predict_samples " + v + dir + "/ode" + v[0] + ".h5", v[0] == '1' ? 1 : 2);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  }
+  {
+    const auto o1 = msrom::h5::File::open(dir + "/ode1.h5").read("/ensemble/fields/u");
+    const auto o3 = msrom::h5::File::open(dir + "/ode3.h5").read("/ensemble/fields/u");
+    REQUIRE(o1.size() == o3.size());
+    double diff = 0, size = 0;
+    for (std::size_t i = 0; i < o1.size(); ++i) diff = std::max(diff, std::abs(o1[i] - o3[i])), size = std::max(size, std::abs(o1[i]));
+    CHECK(diff <= 1e-13 * size);
+    CHECK(o1 != msrom::h5::File::open(dir + "/heun1.h5").read("/ensemble/fields/u"));
+  }
+  r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_noise_scale -1 -output " + dir + "/bad.h5");
+  CHECK(r.code == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("-predict_noise_scale") != std::string::npos);
+  CHECK(!exists(dir + "/bad.h5"));
   // A global model's member is not split.
   REQUIRE(run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -output " + dir + "/g.h5").code == 0);
   const auto gl = run("ensemble -model " + dir + "/g.h5 -data " + data +

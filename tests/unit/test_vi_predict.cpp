@@ -495,6 +495,43 @@ TEST_CASE("Rollouts: deterministic per trajectory, eps of a perfect prediction i
   CHECK(p.fields[0] == e);
 }
 
+TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by hand, every sample alike",
+          "[vi][predict]") {
+  const bool local = GENERATE(false, true);
+  CAPTURE(local);
+  vi::MsdeModel m(small_config(2, local));
+  VectorXd theta(m.num_params());
+  m.get_params(theta);
+  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::sin(1.0 + 0.7 * double(i));
+  m.set_params(theta);
+  const auto d = bumps(32, 5, 1, 0.01);
+  const vi::Normalisation norm{0.1, 2.0};
+  vi::RolloutOptions o;
+  o.samples = 3;
+  o.substeps = 2;
+  o.integrator = vi::Integrator::heun;
+  o.sample_initial = false;
+  o.noise_scale = 0.0;
+  const MatrixXd a = vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0);
+  // z_{n+1} = z + h/2 (f(z) + f(z + h f(z))), two steps per snapshot, from the encoder mean.
+  VectorXd z = vi::encode_mean(m, (d.u[0].col(0).array() - 0.1) / 2.0);
+  for (Eigen::Index n = 1; n < d.time.size(); ++n) {
+    const double h = (d.time[n] - d.time[n - 1]) / 2;
+    for (int k = 0; k < 2; ++k) {
+      const VectorXd f0 = vi::drift(m, z);
+      const VectorXd f1 = vi::drift(m, z + h * f0);
+      z += h / 2 * (f0 + f1);
+    }
+    const VectorXd y = vi::decode_mean(m, z).array() * 2.0 + 0.1;
+    CHECK((a.col(n) - y).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  // Scale 1 is the model's noise: the same samples differ from the ODE; a negative scale is refused.
+  o.noise_scale = 1.0;
+  CHECK((vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0) - a).cwiseAbs().maxCoeff() > 1e-6);
+  o.noise_scale = -1.0;
+  CHECK_THROWS_AS(vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0), InputError);
+}
+
 TEST_CASE("Long-run statistics: a model frozen at its initial state has constant series, counted, not an error",
           "[vi][predict]") {
   vi::MsdeModel m(small_config(1));

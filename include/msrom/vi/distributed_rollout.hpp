@@ -57,6 +57,8 @@ class DistributedRollout {
   DistributedRollout& operator=(const DistributedRollout&) = delete;
 
   long cells() const { return cells_; }  // all cells of the mesh
+  // The diffusion of advance() becomes s * g (s >= 0; 1 at construction).
+  void scale_noise(double s);
   const nn::Grid& mesh() const { return mesh_; }
   int samples() const { return samples_; }
   int channels() const { return channels_; }

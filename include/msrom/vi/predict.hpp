@@ -59,6 +59,7 @@ struct RolloutOptions {
   int substeps = 1;            // SDE steps per snapshot interval
   Integrator integrator = Integrator::euler_maruyama;
   bool sample_initial = true;  // z_0 drawn from the encoder's posterior (false: all at its mean)
+  double noise_scale = 1.0;    // the rollouts' diffusion is noise_scale * g (0: the drift's ODE, a diagnostic)
   std::uint64_t seed = 1;
   int ranks_per_member = 1;  // predict_split: a local model's member split over this many ranks
 };
