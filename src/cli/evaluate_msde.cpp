@@ -290,6 +290,11 @@ int evaluate_msde(Session& session) {
   };
   if (stages.front() == 0) run_stage(0, "implicit_scale");
   if (stages.back() != 0) run_stage(stages.back(), "multiscale");
+  {  // the final stage's representation alone: decode(encode(y(t))), the floor under its rollouts
+    const auto loaded = vi::load_msde(mf, stages.back(), "-model");
+    names.push_back("reconstruction");
+    eps["reconstruction"] = vi::reconstruction_error(loaded.model, loaded.norm, test, MPI_COMM_WORLD);
+  }
 
   Metrics m;
   for (const auto& n : names) {
@@ -361,6 +366,8 @@ int evaluate_msde(Session& session) {
       v += buf;
     }
     std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
+    std::printf("the final stage's reconstruction decode(encode(y(t))), the floor under its rollouts: %.4f +- %.4f\n",
+                m.get("eps_mean.reconstruction"), m.get("eps_std.reconstruction"));
     if (window_dns && with_coarse)
       std::printf("coarse DNS: the window alone, a periodic box of its coarse cells, from y_0's cell means\n");
     if (!stats.empty())

@@ -343,4 +343,23 @@ SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm,
   return out;
 }
 
+MatrixXd reconstruction_error(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                              MPI_Comm comm) {
+  const Index K = static_cast<Index>(data.u.size()), nt = data.time.size();
+  MatrixXd eps = MatrixXd::Zero(K, nt);
+  constexpr Index kBatch = 32;  // snapshots per encoder/decoder pass (bounds the CNN's work arrays)
+  const Range mine = block_range(K, size(comm), rank(comm));
+  for (Index k = mine.begin; k < mine.end; ++k) {
+    const MatrixXd& Y = data.u[k];
+    for (Index n0 = 0; n0 < nt; n0 += kBatch) {
+      const Index b = std::min(kBatch, nt - n0);
+      const MatrixXd Yn = (Y.middleCols(n0, b).array() - norm.mean) / norm.scale;
+      const MatrixXd R = decode_mean(model, encode_mean(model, Yn)).array() * norm.scale + norm.mean;
+      eps.row(k).segment(n0, b) = relative_error(Y.middleCols(n0, b), R).transpose();
+    }
+  }
+  MPI_Allreduce(MPI_IN_PLACE, eps.data(), static_cast<int>(eps.size()), MPI_DOUBLE, MPI_SUM, comm);  // one writer
+  return eps;
+}
+
 }  // namespace msrom::vi

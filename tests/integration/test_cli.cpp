@@ -1156,6 +1156,17 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   const auto t = msrom::Metrics::read(dir + "/eval/metrics.json");
   CHECK(std::isfinite(t.get("eps_mean.multiscale")));
   CHECK(t.get("eps_mean.multiscale") < 1.5);
+  // The representation's floor, decode(encode(y)): a column of its own, the same bits on 2 ranks.
+  CHECK(t.get("eps_mean.reconstruction") > 0);
+  CHECK(r.out.find("reconstruction decode(encode(y(t)))") != std::string::npos);
+  {
+    const auto r2 = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 1 "
+                        "-evaluate_msde_coarse_dns false -evaluate_msde_figures false -output " + dir + "/eval2", 2);
+    INFO(r2.err);
+    REQUIRE(r2.code == 0);
+    CHECK(msrom::h5::File::open(dir + "/eval/msde_eval.h5").read("/eps/reconstruction") ==
+          msrom::h5::File::open(dir + "/eval2/msde_eval.h5").read("/eps/reconstruction"));
+  }
   // The same rollouts with each member's cells split over 2 ranks: bitwise.
   r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -output " + dir + "/roll1.h5");
   REQUIRE(r.code == 0);

@@ -532,6 +532,28 @@ TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by han
   CHECK_THROWS_AS(vi::rollout(m, norm, d.u[0].col(0), d.time, o, 0), InputError);
 }
 
+TEST_CASE("reconstruction_error: decode(encode(y)) per snapshot, batched across the 32-snapshot blocks", "[vi][predict]") {
+  const bool local = GENERATE(false, true);
+  CAPTURE(local);
+  vi::MsdeModel m(small_config(2, local));
+  VectorXd theta(m.num_params());
+  m.get_params(theta);
+  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::cos(0.3 + 1.3 * double(i));
+  m.set_params(theta);
+  const auto d = bumps(32, 70, 2, 0.01);  // 70 snapshots: blocks of 32, 32 and 6
+  const vi::Normalisation norm{0.1, 2.0};
+  const MatrixXd e = vi::reconstruction_error(m, norm, d, MPI_COMM_SELF);
+  REQUIRE(e.rows() == 2);
+  REQUIRE(e.cols() == 70);
+  for (int k = 0; k < 2; ++k)
+    for (int n : {0, 31, 32, 63, 64, 69}) {
+      const VectorXd y = d.u[static_cast<std::size_t>(k)].col(n);
+      const VectorXd r = vi::decode_mean(m, vi::encode_mean(m, (y.array() - 0.1) / 2.0)).array() * 2.0 + 0.1;
+      CHECK(e(k, n) == Approx((y - r).norm() / y.norm()).epsilon(1e-12));
+    }
+  CHECK(e.minCoeff() > 1e-3);  // a random model does not reproduce the bumps
+}
+
 TEST_CASE("Long-run statistics: a model frozen at its initial state has constant series, counted, not an error",
           "[vi][predict]") {
   vi::MsdeModel m(small_config(1));

@@ -94,6 +94,12 @@ struct SplitPrediction {
 SplitPrediction predict_split(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
                               const RolloutOptions& o, int keep, MPI_Comm comm);
 
+// The representation's floor under every rollout: eps of decode_mean(encode_mean(y(t))) against y(t), in data
+// units, for every snapshot (trajectories x nt). Trajectories spread over the ranks of comm in contiguous
+// blocks, the result on every rank (bitwise the same for any rank count).
+Eigen::MatrixXd reconstruction_error(const MsdeModel& model, const Normalisation& norm, const Trajectories& data,
+                                     MPI_Comm comm);
+
 // Long-run statistics of the fields (issue 8's Kuramoto-Sivashinsky question): the truth of a split against
 // the model's samples, each decoded alone (no ensemble mean), rolled out over each trajectory's whole span
 // from its first snapshot. Trajectories spread over groups as in predict_split; sums reduced over comm.
