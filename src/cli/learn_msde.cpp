@@ -23,6 +23,9 @@
 //              encoded snapshot integrated K intervals by the drift, -msde_shoot_substeps Heun steps each, scored
 //              against the encoded later snapshots, weight -msde_shoot_weight): beyond the paper, for rollouts
 //              whose error is an accumulated drift bias (docs/vi.md section 4). The loss curves include it.
+//   windows:   -msde_window_sampling snapshots draws a uniform snapshot and the window around it (vi/train.hpp),
+//              so that a trajectory's early states (the sharpest, for a dam break or a decaying field) are not
+//              seen (nt - B + 1) times less often than its middle ones.
 //   averaging: -msde_ema d keeps theta_avg <- d theta_avg + (1 - d) theta after every step (from the stage's
 //              first parameters); the validation loss and the selection score theta_avg, and each stage stores
 //              it: the rollout eps of neighbouring checkpoints scatters far more than the ELBO moves (docs/vi.md
@@ -171,6 +174,12 @@ int learn_msde(Session& session) {
                      std::to_string(schedule.size()) + " stages (give one, or one per stage)");
   to.window = static_cast<int>(opts.integer("msde_window", 64, "B: snapshots per window", 2, 100000));
   to.windows_per_step = static_cast<int>(opts.integer("msde_windows_per_step", 1, "windows per Adam step (spread over ranks)", 1, 100000));
+  to.sampling = opts.choice("msde_window_sampling", "starts", {"starts", "snapshots"}, "how windows are drawn: every "
+                            "start alike (the paper's; a trajectory's first and last snapshots are in 1 of nt - B + 1 "
+                            "windows), or a uniform snapshot and a window around it moved inside the trajectory (the "
+                            "ends in about half as many windows as the middle)") == "snapshots"
+                    ? vi::WindowSampling::snapshots
+                    : vi::WindowSampling::starts;
   const double lr0 = opts.positive("msde_lr", 1e-3, "Adam learning rate of the first stage");
   const double lr_stage = opts.positive("msde_lr_stage", 1e-4, "Adam learning rate of the later stages");
   const double decay = opts.real("msde_lr_decay", 0.9, "learning-rate factor every -msde_lr_every steps", 0, 1, true);
@@ -337,6 +346,7 @@ int learn_msde(Session& session) {
   if (select_by != "eps") id << "|" << select_by;
   if (select_integrator != vi::Integrator::euler_maruyama) id << "|" << vi::to_string(select_integrator);
   if (ema > 0) id << "|ema" << ema;
+  if (to.sampling == vi::WindowSampling::snapshots) id << "|snapshots";
   if (to.shooting.horizon > 0)
     id << "|shoot" << to.shooting.horizon << "," << to.shooting.substeps << "," << to.shooting.stride << ","
        << to.shooting.weight;

@@ -20,6 +20,7 @@ using Eigen::VectorXd;
 
 namespace {
 constexpr std::uint64_t kWindowMember = (std::uint64_t{1} << 40) + 33;
+constexpr std::uint64_t kOffsetMember = (std::uint64_t{1} << 40) + 34;  // WindowSampling::snapshots' offsets
 }
 
 Trajectories read_trajectories(const std::string& path, int split, const std::string& option) {
@@ -92,15 +93,27 @@ double kl_beta(int it, int warmup, int anneal) {
 }
 
 std::pair<int, Index> draw_window(const Trajectories& data, int window, std::uint64_t seed, std::uint64_t it,
-                                  std::uint64_t slot) {
+                                  std::uint64_t slot, WindowSampling sampling) {
+  const bool by_snapshot = sampling == WindowSampling::snapshots;
+  // What is counted per trajectory: its window starts, or (by snapshot) its snapshots if it holds a window.
+  auto count = [&](const MatrixXd& u) -> Index {
+    if (u.cols() < window) return 0;
+    return by_snapshot ? u.cols() : u.cols() - window + 1;
+  };
   Index total = 0;
-  for (const auto& u : data.u) total += std::max<Index>(0, u.cols() - window + 1);
+  for (const auto& u : data.u) total += count(u);
   const double U = Philox(seed, kWindowMember, Purpose::training).uniform(it, slot);
   Index n = std::min<Index>(static_cast<Index>(U * double(total)), total - 1);
   for (std::size_t k = 0; k < data.u.size(); ++k) {
-    const Index here = std::max<Index>(0, data.u[k].cols() - window + 1);
-    if (n < here) return {static_cast<int>(k), n};
-    n -= here;
+    const Index here = count(data.u[k]);
+    if (n >= here) {
+      n -= here;
+      continue;
+    }
+    if (!by_snapshot) return {static_cast<int>(k), n};
+    const double V = Philox(seed, kOffsetMember, Purpose::training).uniform(it, slot);
+    const Index j = std::min<Index>(static_cast<Index>(V * window), window - 1);
+    return {static_cast<int>(k), std::clamp<Index>(n - j, 0, data.u[k].cols() - window)};
   }
   throw std::logic_error("vi::draw_window: no window");
 }
@@ -144,7 +157,7 @@ TrainResult train(MsdeModel& model, const Trajectories& data, const TrainOptions
     const double beta = kl_beta(it, o.kl_warmup, o.kl_anneal);
     rs.clear();
     for (Index w = mine.begin; w < mine.end; ++w) {
-      const auto [k, s] = draw_window(data, B, o.seed, static_cast<std::uint64_t>(it), static_cast<std::uint64_t>(w));
+      const auto [k, s] = draw_window(data, B, o.seed, static_cast<std::uint64_t>(it), static_cast<std::uint64_t>(w), o.sampling);
       draw_eps(o.seed, static_cast<std::uint64_t>(it) * W + static_cast<std::uint64_t>(w), eps);
       auto part = rs.add(w);
       const ElboTerms terms =

@@ -1621,6 +1621,7 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
                     {l + data + " -msde_shoot_stride 0", "-msde_shoot_stride"},
                     {l + data + " -msde_shoot_weight -1", "-msde_shoot_weight"},
                     {l + data + " -msde_ema 1", "-msde_ema"},
+                    {l + data + " -msde_window_sampling edges", "-msde_window_sampling"},
                     {l + data + " -restart -msde_checkpoint " + foreign, foreign},
                     {"learn-msde -data " + data + " -output /nonexistent_dir/model.h5", "-output"}},
                    {out, out + ".part", dir + "/metrics.json"});
@@ -1647,6 +1648,8 @@ TEST_CASE("learn-msde, evaluate-msde, ensemble with /msde: bad input exits 2 wit
     };
     const double plain = first_loss("plain.h5", ""), shot = first_loss("shoot.h5", " -msde_shoot_horizon 4");
     CHECK(shot > plain);
+    // -msde_window_sampling snapshots: other windows (vi::draw_window), so another first loss.
+    CHECK(first_loss("by_snapshot.h5", " -msde_window_sampling snapshots") != plain);
   }
   {  // -msde_ema d: the stored parameters are the running average of the iterates theta_0..theta_3, which are
      // the parameters of the runs of 0..3 steps (the training is deterministic). A large learning rate makes

@@ -94,6 +94,34 @@ TEST_CASE("KL annealing and window draws", "[vi][train]") {
   CHECK(draw_window(d, 8, 4, 17, 2) == draw_window(d, 8, 4, 17, 2));
 }
 
+TEST_CASE("Window draws by snapshot: every start 1/N, the two ends (B + 1) / (2N) each", "[vi][train]") {
+  // 2 trajectories of 20 snapshots and one of 5 (shorter than the window: never drawn), B = 8: N = 40
+  // snapshots; starts 0 and 12 of each trajectory 9/80, starts 1..11 1/40.
+  auto d = bumps(8, 20, 3, 0.01);
+  d.u[1] = d.u[1].leftCols(5).eval();
+  const int draws = 400000;
+  std::vector<double> freq(3 * 13, 0.0);
+  bool inside = true;
+  for (std::uint64_t it = 0; it < std::uint64_t(draws); ++it) {
+    const auto [k, s] = draw_window(d, 8, 7, it, 1, vi::WindowSampling::snapshots);
+    inside = inside && (k == 0 || k == 2) && s >= 0 && s + 8 <= 20;
+    if (inside) freq[static_cast<std::size_t>(k * 13 + s)] += 1.0 / draws;
+  }
+  REQUIRE(inside);
+  for (int k : {0, 2})
+    for (int s = 0; s <= 12; ++s) {
+      const double p = (s == 0 || s == 12) ? 9.0 / 80 : 1.0 / 40;
+      CAPTURE(k, s);
+      CHECK(std::abs(freq[static_cast<std::size_t>(k * 13 + s)] - p) < 5 * std::sqrt(p * (1 - p) / draws));
+    }
+  // The paper's draw (starts) is unchanged by the option's existence, and the two differ.
+  CHECK(draw_window(d, 8, 7, 3, 1) == draw_window(d, 8, 7, 3, 1, vi::WindowSampling::starts));
+  int differ = 0;
+  for (std::uint64_t it = 0; it < 50; ++it)
+    differ += draw_window(d, 8, 7, it, 0) != draw_window(d, 8, 7, it, 0, vi::WindowSampling::snapshots);
+  CHECK(differ > 10);
+}
+
 TEST_CASE("read_trajectories keeps one split of a field data set, snapshots as columns", "[vi][train]") {
   const std::string path = "/tmp/msrom_unit_" + std::to_string(getpid()) + "_vi_fields.h5";
   const int M = 3, nt = 5, nx = 4;

@@ -6,6 +6,15 @@
 // Step it = 0, 1, ... (W windows per step, slot w = 0..W-1):
 //   window   = the n-th of all windows (trajectory k, first snapshot s, s + B <= nt_k) in trajectory order,
 //              n = floor(U * n_windows), U = uniform (it, w) of Philox(seed, 2^40 + 33, training)
+//              (WindowSampling::starts, the paper's). WindowSampling::snapshots instead: the n-th of all
+//              snapshots of the trajectories that hold a window, n = floor(U * n_snapshots), and the window
+//              that holds it at offset j = floor(U' B), U' = uniform (it, w) of Philox(seed, 2^40 + 34,
+//              training), moved inside the trajectory: s = clamp(i - j, 0, nt_k - B). Every start is then
+//              drawn with probability 1/N (N = the snapshots) except the two ends, (B + 1) / (2 N) each: a
+//              trajectory's first and last snapshots are in about half as many windows as its middle
+//              ones, where uniform starts put them in 1 of nt_k - B + 1 (the early, sharp states of a
+//              short trajectory, e.g. the dam break's 101 snapshots with B = 64, are seen 38 times less
+//              than the middle).
 //   eps      = draw_eps(seed, it W + w)                                       (vi/elbo.hpp)
 //   beta     = clip((it - warmup) / anneal, 0, 1)   (anneal <= 0: a step from 0 to 1 at warmup)
 //   loss     = -(1 / (W B)) sum_w ELBO_w(beta)      (per snapshot; with the shooting term if on)
@@ -53,8 +62,12 @@ struct Trajectories {
 // mis-shaped dataset or a split without members (or, split in time, with fewer than 2 snapshots).
 Trajectories read_trajectories(const std::string& path, int split, const std::string& option = "-data");
 
+// How a step's windows are drawn (see top of file).
+enum class WindowSampling { starts, snapshots };
+
 struct TrainOptions {
   int window = 64;           // B snapshots per window
+  WindowSampling sampling = WindowSampling::starts;
   int windows_per_step = 1;  // W
   int iterations = 1000;
   double lr = 1e-3;
@@ -95,7 +108,7 @@ double kl_beta(int it, int warmup, int anneal);
 
 // The window (trajectory, first snapshot) of slot w at step it (see top of file).
 std::pair<int, Eigen::Index> draw_window(const Trajectories& data, int window, std::uint64_t seed, std::uint64_t it,
-                                         std::uint64_t slot);
+                                         std::uint64_t slot, WindowSampling sampling = WindowSampling::starts);
 
 // Trains `model` in place (see top of file). InputError for invalid options or trajectories shorter than a
 // window or not matching the model's n_y.
