@@ -29,7 +29,8 @@ import sys
 from msrom_plot import PROG, InputError, directory_args, h5py, load_metrics, np, plt, run, save  # noqa: F401
 
 LABELS = {"coarse_dns": "coarse DNS", "dmd": "DMD", "pod_sindy": "POD-SINDy", "implicit_scale": "implicit-scale",
-          "multiscale": "multiscale", "reconstruction": "multiscale: decode(encode(y))"}
+          "multiscale": "multiscale", "reconstruction": "multiscale: decode(encode(y))",
+          "noise_floor": "observation noise floor"}
 ORDER = ["coarse_dns", "dmd", "pod_sindy", "implicit_scale", "multiscale"]
 
 
@@ -74,7 +75,8 @@ def plot_eps(t, eps, metrics, out):
         mean, std = np.nanmean(e, axis=0), np.nanstd(e, axis=0)
         m = metrics.get(f"eps_mean.{k}")
         label = LABELS.get(k, k) + (f" ({m:.3f})" if isinstance(m, (int, float)) else "")
-        ax.plot(t, mean, color=f"C{i}", lw=1.6, ls="--" if k == "reconstruction" else "-", label=label)
+        style = {"reconstruction": dict(ls="--"), "noise_floor": dict(ls=":", color="k")}.get(k, {})
+        ax.plot(t, mean, **{"color": f"C{i}", "lw": 1.6, "ls": "-", **style}, label=label)
         ax.fill_between(t, mean - std, mean + std, color=f"C{i}", alpha=0.15)
     ax.set_xlabel("t")
     ax.set_ylabel("eps(t) = ||y - y_hat|| / ||y||")

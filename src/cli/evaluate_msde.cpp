@@ -295,6 +295,13 @@ int evaluate_msde(Session& session) {
     names.push_back("reconstruction");
     eps["reconstruction"] = vi::reconstruction_error(loaded.model, loaded.norm, test, MPI_COMM_WORLD);
   }
+  if (test.noise > 0) {  // the exact solution's eps against these observations: sigma sqrt(n_y) / ||y(t)||
+    Eigen::MatrixXd e(K, nt);
+    const double scale = test.noise * std::sqrt(double(test.u[0].rows()));
+    for (Eigen::Index k = 0; k < K; ++k) e.row(k) = scale * test.u[k].colwise().norm().cwiseInverse();
+    names.push_back("noise_floor");
+    eps["noise_floor"] = e;
+  }
 
   Metrics m;
   for (const auto& n : names) {
@@ -368,6 +375,10 @@ int evaluate_msde(Session& session) {
     std::printf("%s|\n%s|\n", h.c_str(), v.c_str());
     std::printf("the final stage's reconstruction decode(encode(y(t))), the floor under its rollouts: %.4f +- %.4f\n",
                 m.get("eps_mean.reconstruction"), m.get("eps_std.reconstruction"));
+    if (m.has("eps_mean.noise_floor"))
+      std::printf("the observation noise's floor (the exact solution against these observations), sigma sqrt(n_y) / "
+                  "||y(t)|| with sigma = %g: %.4f +- %.4f\n",
+                  test.noise, m.get("eps_mean.noise_floor"), m.get("eps_std.noise_floor"));
     if (window_dns && with_coarse)
       std::printf("coarse DNS: the window alone, a periodic box of its coarse cells, from y_0's cell means\n");
     if (!stats.empty())

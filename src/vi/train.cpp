@@ -66,6 +66,7 @@ Trajectories read_trajectories(const std::string& path, int split, const std::st
     if (static_cast<long>(labels.size()) != members) throw InputError(who + "/split does not match " + first);
   }
   if (shape.size() == 4) data.fine_ny = static_cast<int>(shape[2]);
+  if (f.has_attribute(first, "noise")) data.noise = f.read_double_attribute(first, "noise");
   const Index n = t_end - t_begin;
   data.time = Eigen::Map<const VectorXd>(t.data() + t_begin, n);
   for (long m = 0; m < members; ++m) {

@@ -17,6 +17,7 @@
 #include "msrom/core/files.hpp"
 #include "msrom/core/hdf5.hpp"
 #include "msrom/nn/kernel.hpp"
+#include "msrom/vi/train.hpp"
 #include "harness.hpp"
 
 namespace {
@@ -1158,6 +1159,18 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   CHECK(t.get("eps_mean.multiscale") < 1.5);
   // The representation's floor, decode(encode(y)): a column of its own, the same bits on 2 ranks.
   CHECK(t.get("eps_mean.reconstruction") > 0);
+  {  // The observation noise's floor: sigma sqrt(n_y) / ||y(t)||, per test trajectory and snapshot.
+    const auto test = msrom::vi::read_trajectories(data, 2);
+    REQUIRE(test.noise > 0);
+    const auto fl = msrom::h5::File::open(dir + "/eval/msde_eval.h5").read("/eps/noise_floor");
+    const auto nt = static_cast<std::size_t>(test.time.size());
+    REQUIRE(fl.size() == test.u.size() * nt);
+    for (std::size_t k = 0; k < test.u.size(); ++k)
+      for (std::size_t n : {std::size_t{0}, nt - 1})
+        CHECK(fl[k * nt + n] == Approx(test.noise * std::sqrt(double(test.u[k].rows())) /
+                                       test.u[k].col(static_cast<Eigen::Index>(n)).norm()).epsilon(1e-12));
+    CHECK(r.out.find("the observation noise's floor") != std::string::npos);
+  }
   CHECK(r.out.find("reconstruction decode(encode(y(t)))") != std::string::npos);
   {
     const auto r2 = run("evaluate-msde -data " + data + " -model " + dir + "/a.h5 -predict_samples 1 "

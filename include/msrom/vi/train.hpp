@@ -49,6 +49,7 @@ struct Trajectories {
   int fine_ny = 1;  // 1: a 1-D field
   std::vector<std::string> components{"u"};  // the /fields/<name> datasets, in name order
   bool split_by_time = false;                // the split cut every member's time axis (see read_trajectories)
+  double noise = 0;  // the observation noise's std (attribute "noise" of the first component; 0 if absent)
   int fields() const { return static_cast<int>(components.size()); }
 };
 
