@@ -60,6 +60,17 @@ vi::MsdeConfig small_config(int n_eta, bool local = false) {
   return c;
 }
 
+// The model of c with every parameter moved by 0.05 sin(phase + rate i) off its initial value (no zero
+// biases or symmetric weights left to hide an error).
+vi::MsdeModel moved_off_init(const vi::MsdeConfig& c, double phase, double rate) {
+  vi::MsdeModel m(c);
+  VectorXd theta(m.num_params());
+  m.get_params(theta);
+  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::sin(phase + rate * double(i));
+  m.set_params(theta);
+  return m;
+}
+
 vi::Trajectories bumps(int n, int nt, int members, double dt) {
   vi::Trajectories d;
   d.time = VectorXd::LinSpaced(nt, 0.0, dt * (nt - 1));
@@ -499,11 +510,7 @@ TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by han
           "[vi][predict]") {
   const bool local = GENERATE(false, true);
   CAPTURE(local);
-  vi::MsdeModel m(small_config(2, local));
-  VectorXd theta(m.num_params());
-  m.get_params(theta);
-  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::sin(1.0 + 0.7 * double(i));
-  m.set_params(theta);
+  const vi::MsdeModel m = moved_off_init(small_config(2, local), 1.0, 0.7);
   const auto d = bumps(32, 5, 1, 0.01);
   const vi::Normalisation norm{0.1, 2.0};
   vi::RolloutOptions o;
@@ -535,11 +542,7 @@ TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by han
 TEST_CASE("reconstruction_error: decode(encode(y)) per snapshot, batched across the 32-snapshot blocks", "[vi][predict]") {
   const bool local = GENERATE(false, true);
   CAPTURE(local);
-  vi::MsdeModel m(small_config(2, local));
-  VectorXd theta(m.num_params());
-  m.get_params(theta);
-  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::cos(0.3 + 1.3 * double(i));
-  m.set_params(theta);
+  const vi::MsdeModel m = moved_off_init(small_config(2, local), 0.3, 1.3);
   const auto d = bumps(32, 70, 2, 0.01);  // 70 snapshots: blocks of 32, 32 and 6
   const vi::Normalisation norm{0.1, 2.0};
   const MatrixXd e = vi::reconstruction_error(m, norm, d, MPI_COMM_SELF);
