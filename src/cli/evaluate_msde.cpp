@@ -279,6 +279,10 @@ int evaluate_msde(Session& session) {
     names.push_back(name);
     eps[name] = p.eps;
     fields[name] = p.fields[0];
+    if (n_eta == stages.back()) {  // the final stage's representation alone: decode(encode(y(t))), its floor
+      names.push_back("reconstruction");
+      eps["reconstruction"] = vi::reconstruction_error(loaded.model, loaded.norm, test, MPI_COMM_WORLD);
+    }
     if (with_stats) {
       if (own_stats_ref) vi::check_grid(loaded.model, stats_ref, stats_option, stats_path);
       const auto snt = stats_ref.time.size();
@@ -290,11 +294,6 @@ int evaluate_msde(Session& session) {
   };
   if (stages.front() == 0) run_stage(0, "implicit_scale");
   if (stages.back() != 0) run_stage(stages.back(), "multiscale");
-  {  // the final stage's representation alone: decode(encode(y(t))), the floor under its rollouts
-    const auto loaded = vi::load_msde(mf, stages.back(), "-model");
-    names.push_back("reconstruction");
-    eps["reconstruction"] = vi::reconstruction_error(loaded.model, loaded.norm, test, MPI_COMM_WORLD);
-  }
   if (test.noise > 0) {  // the exact solution's eps against these observations: sigma sqrt(n_y) / ||y(t)||
     Eigen::MatrixXd e(K, nt);
     const double scale = test.noise * std::sqrt(double(test.u[0].rows()));
