@@ -10,7 +10,8 @@
 // (default 1) latent samples; the state starts from standard normals, h = 1e-3.
 // Prints: "rollout: CELLS cells x C channels, MEMBERS members, P ranks (K per member): STEPS steps in T s =
 // R cell-sample-steps/s" with T the slowest rank's time between two barriers. NN_KERNEL=generic|avx2|avx512
-// picks the MLP inference kernel (default: the best available, as msrom's -nn_kernel auto).
+// picks the MLP inference kernel (default: the best available, as msrom's -nn_kernel auto). INTEGRATOR=heun
+// takes stochastic Heun steps (two drift evaluations and two ghost exchanges each) instead of Euler-Maruyama.
 #include <mpi.h>
 #include <petscsys.h>
 
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     if (const char* k = std::getenv("NN_KERNEL")) nn::use_kernel(nn::select_kernel(k, MPI_COMM_WORLD));
+    const char* scheme_name = std::getenv("INTEGRATOR");
+    const vi::Integrator scheme = vi::integrator_from_string(scheme_name ? scheme_name : "em", "INTEGRATOR");
     vi::MsdeModel model = [&] {
       if (argc > 6) return vi::load_msde(argv[6]).model;
       vi::MsdeConfig c;
@@ -73,14 +76,15 @@ int main(int argc, char** argv) {
         d.fill_state([&](long j, int s, int c) {
           return init.normal(0, static_cast<std::uint64_t>((j * samples + s) * d.channels() + c));
         });
-        d.advance(1e-3, steps, 1, static_cast<std::uint64_t>(m), 1);
+        d.advance(1e-3, steps, 1, static_cast<std::uint64_t>(m), 1, scheme);
       }
       MPI_Barrier(MPI_COMM_WORLD);
       seconds = MPI_Wtime() - t0;
       if (rank == 0)
         std::printf("rollout: %ld cells (%s) x %d channels x %d samples, %d members, %d ranks (%d per member, %d x %d): "
-                    "%ld steps in %.4f s = %.4g cell-sample-steps/s\n",
-                    cells, shape.c_str(), d.channels(), samples, members, nranks, per, d.ranks_x(), d.ranks_y(), steps, seconds,
+                    "%ld %s steps in %.4f s = %.4g cell-sample-steps/s\n",
+                    cells, shape.c_str(), d.channels(), samples, members, nranks, per, d.ranks_x(), d.ranks_y(), steps,
+                    vi::to_string(scheme), seconds,
                     double(cells) * double(steps) * samples * members / seconds);
     }
     MPI_Comm_free(&group);

@@ -6,7 +6,7 @@
 #   weak scaling    N cells on 1 rank  vs  2N cells on 2 ranks (the same cells per rank)
 #   ensemble        1 member on 1 rank vs  2 members on 2 ranks (one each: no communication)
 # Best of REPEATS; the time is the slowest rank's between two barriers. NN_KERNEL (generic|avx2|avx512)
-# picks the MLP kernel (default: the best available).
+# picks the MLP kernel (default: the best available); INTEGRATOR=heun times stochastic Heun steps (default em).
 #   tools/bench/bench_rollout_scaling.sh [CELLS] [STEPS] [REPEATS]     # default 131072 cells, 10 steps, best of 5
 #   tools/bench/bench_rollout_scaling.sh 2048x2048 2 3                  # the issue's 2-D mesh
 # Prints a markdown table for docs/performance.md. With CSV=FILE it also appends the four rows
@@ -43,8 +43,8 @@ for _ in $(seq "$REPEATS"); do
   wait_idle; ens=$(best "$ens" "$(seconds 2 "$CELLS" 2 1)")
 done
 
-awk -v n="$NCELLS" -v shape="$CELLS" -v wshape="$WEAK" -v s="$STEPS" -v busy="$busy_runs" -v runs="$((4 * REPEATS))" -v o="$one" -v st="$strong" -v w="$weak" -v e="$ens" -v host="$(hostname)" -v cpu="$(nproc)" -v kern="${NN_KERNEL:-auto}" 'BEGIN {
-  printf "| local model (n_eta 5, paper widths), Euler-Maruyama, %d steps, best of runs (%s, %d cores, kernel %s) | seconds | efficiency |\n|---|---|---|\n", s, host, cpu, kern
+awk -v n="$NCELLS" -v shape="$CELLS" -v wshape="$WEAK" -v s="$STEPS" -v busy="$busy_runs" -v runs="$((4 * REPEATS))" -v o="$one" -v st="$strong" -v w="$weak" -v e="$ens" -v host="$(hostname)" -v cpu="$(nproc)" -v kern="${NN_KERNEL:-auto}" -v scheme="$([ "${INTEGRATOR:-em}" = heun ] && echo "stochastic Heun" || echo Euler-Maruyama)" 'BEGIN {
+  printf "| local model (n_eta 5, paper widths), %s, %d steps, best of runs (%s, %d cores, kernel %s) | seconds | efficiency |\n|---|---|---|\n", scheme, s, host, cpu, kern
   printf "| %s cells, 1 rank | %.3f | (%.3g cell-steps/s) |\n", shape, o, n * s / o
   printf "| strong: %s cells, 2 ranks (t1 / (2 t2)) | %.3f | %.1f%% |\n", shape, st, 100 * o / (2 * st)
   printf "| weak: %s cells, 2 ranks (t1 / t2) | %.3f | %.1f%% |\n", wshape, w, 100 * o / w
