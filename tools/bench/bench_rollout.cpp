@@ -8,8 +8,8 @@
 // weights: a step costs the same flops whatever the weights. With MODEL.h5, its final stage (it must be local
 // and have the mesh's dimension). A member carries SAMPLES
 // (default 1) latent samples; the state starts from standard normals, h = 1e-3.
-// Prints: "rollout: CELLS cells x C channels, MEMBERS members, P ranks (K per member): STEPS steps in T s =
-// R cell-sample-steps/s" with T the slowest rank's time between two barriers. NN_KERNEL=generic|avx2|avx512
+// Prints: "rollout: CELLS cells x C channels, MEMBERS members, P ranks (K per member): STEPS em|heun steps in
+// T s = R cell-sample-steps/s" with T the slowest rank's time between two barriers. NN_KERNEL=generic|avx2|avx512
 // picks the MLP inference kernel (default: the best available, as msrom's -nn_kernel auto). INTEGRATOR=heun
 // takes stochastic Heun steps (two drift evaluations and two ghost exchanges each) instead of Euler-Maruyama.
 #include <mpi.h>
