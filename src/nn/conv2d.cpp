@@ -24,6 +24,7 @@ namespace {
 
 using detail::check_shape;
 using detail::grow;
+using detail::neighbour;
 using detail::wrap;
 using detail::xavier;
 
@@ -330,10 +331,11 @@ Eigen::Map<const MatrixXd> StencilTape2d::output() const {
 }
 
 StencilMlp2d::StencilMlp2d(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-                           Activation activation, std::uint64_t seed)
+                           Activation activation, std::uint64_t seed, bool periodic)
     : channels_(channels),
       radius_(radius),
       globals_(globals),
+      periodic_(periodic),
       net_(stencil2d_widths(channels, radius, globals, hidden, out_channels), activation, seed) {}
 
 void StencilMlp2d::gather(const Eigen::Ref<const MatrixXd>& X, Index nx, Index ny, const Eigen::Ref<const MatrixXd>& G,
@@ -353,13 +355,23 @@ void StencilMlp2d::gather(const Eigen::Ref<const MatrixXd>& X, Index nx, Index n
         double* col = in.data() + (j * nx + i + N * b) * rows;
         const bool inside = i >= r && i + r < nx;  // the x-taps of a row are then one contiguous block
         for (Index qy = 0; qy < k; ++qy) {
-          const double* row = x + wrap(j + qy - r, ny) * nx * C;
           double* dst = col + qy * k * C;
+          const Index sy = neighbour(j + qy - r, ny, periodic_);
+          if (sy < 0) {
+            std::memset(dst, 0, sizeof(double) * k * C);
+            continue;
+          }
+          const double* row = x + sy * nx * C;
           if (inside)
             std::memcpy(dst, row + (i - r) * C, sizeof(double) * k * C);
           else
-            for (Index qx = 0; qx < k; ++qx)
-              std::memcpy(dst + qx * C, row + wrap(i + qx - r, nx) * C, sizeof(double) * C);
+            for (Index qx = 0; qx < k; ++qx) {
+              const Index sx = neighbour(i + qx - r, nx, periodic_);
+              if (sx < 0)
+                std::memset(dst + qx * C, 0, sizeof(double) * C);
+              else
+                std::memcpy(dst + qx * C, row + sx * C, sizeof(double) * C);
+            }
         }
         for (Index q = 0; q < globals_; ++q) col[k * k * C + q] = G(q, b);
       }
@@ -404,12 +416,16 @@ void StencilMlp2d::backward(const StencilTape2d& tape, const Eigen::Ref<const Ma
           const auto col = dI.col(j * nx + i + N * b);
           const bool inside = i >= r && i + r < nx;
           for (Index qy = 0; qy < k; ++qy) {
-            auto row = x.segment(wrap(j + qy - r, ny) * nx * C, nx * C);
+            const Index sy = neighbour(j + qy - r, ny, periodic_);
+            if (sy < 0) continue;
+            auto row = x.segment(sy * nx * C, nx * C);
             if (inside)
               row.segment((i - r) * C, k * C) += col.segment(qy * k * C, k * C);
             else
-              for (Index qx = 0; qx < k; ++qx)
-                row.segment(wrap(i + qx - r, nx) * C, C) += col.segment((qy * k + qx) * C, C);
+              for (Index qx = 0; qx < k; ++qx) {
+                const Index sx = neighbour(i + qx - r, nx, periodic_);
+                if (sx >= 0) row.segment(sx * C, C) += col.segment((qy * k + qx) * C, C);
+              }
           }
         }
     }

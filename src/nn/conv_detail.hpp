@@ -1,5 +1,6 @@
 #pragma once
-// Private helpers of the convolution layers (src/nn/conv.cpp: 1-D, src/nn/conv2d.cpp: 2-D). Not installed.
+// Private helpers of the convolution and stencil layers (src/nn/conv.cpp, src/nn/stencil_mlp.cpp: 1-D,
+// src/nn/conv2d.cpp: 2-D). Not installed.
 #include <Eigen/Core>
 
 #include <cmath>
@@ -21,6 +22,13 @@ inline double* grow(Eigen::VectorXd& v, Eigen::Index n) {
 inline Eigen::Index wrap(Eigen::Index q, Eigen::Index n) {
   const Eigen::Index r = q % n;
   return r < 0 ? r + n : r;
+}
+
+// The cell q of an n-cell axis of a stencil: q mod n (periodic), or -1 beyond the ends (a non-periodic grid,
+// zeros there).
+inline Eigen::Index neighbour(Eigen::Index q, Eigen::Index n, bool periodic) {
+  if (!periodic) return q < 0 || q >= n ? -1 : q;
+  return wrap(q, n);
 }
 
 inline void check_shape(const char* who, int cin, int cout, int kernel, int stride) {

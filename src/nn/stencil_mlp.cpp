@@ -1,11 +1,13 @@
-// The stencil-shared MLP (include/msrom/nn/stencil_mlp.hpp): gather the periodic neighbourhoods of all cells
-// and samples into one batch, one nn::Mlp pass, scatter the input cotangents back.
+// The stencil-shared MLP (include/msrom/nn/stencil_mlp.hpp): gather the neighbourhoods of all cells and
+// samples into one batch (periodic, or zeros beyond the ends), one nn::Mlp pass, scatter the input cotangents
+// back.
 #include "msrom/nn/stencil_mlp.hpp"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "conv_detail.hpp"
 #include "msrom/core/errors.hpp"
 
 namespace msrom::nn {
@@ -13,12 +15,9 @@ namespace msrom::nn {
 using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
+using detail::neighbour;
 
 namespace {
-inline Index wrap(Index q, Index n) {
-  const Index r = q % n;
-  return r < 0 ? r + n : r;
-}
 std::vector<int> stencil_widths(int channels, int radius, int globals, const std::vector<int>& hidden, int out) {
   if (channels < 1 || radius < 0 || globals < 0 || out < 1)
     throw InputError("nn::StencilMlp: channels " + std::to_string(channels) + ", radius " + std::to_string(radius) +
@@ -36,10 +35,11 @@ Eigen::Map<const MatrixXd> StencilTape::output() const {
 }
 
 StencilMlp::StencilMlp(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-                       Activation activation, std::uint64_t seed)
+                       Activation activation, std::uint64_t seed, bool periodic)
     : channels_(channels),
       radius_(radius),
       globals_(globals),
+      periodic_(periodic),
       net_(stencil_widths(channels, radius, globals, hidden, out_channels), activation, seed) {}
 
 Index StencilMlp::gather(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& G, VectorXd& in) const {
@@ -54,8 +54,13 @@ Index StencilMlp::gather(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<c
     const double* x = X.col(b).data();
     for (Index j = 0; j < n; ++j) {
       double* col = in.data() + (j + n * b) * rows;
-      for (Index q = 0; q <= 2 * radius_; ++q)
-        std::memcpy(col + q * C, x + wrap(j + q - radius_, n) * C, sizeof(double) * C);
+      for (Index q = 0; q <= 2 * radius_; ++q) {
+        const Index s = neighbour(j + q - radius_, n, periodic_);
+        if (s < 0)
+          std::memset(col + q * C, 0, sizeof(double) * C);
+        else
+          std::memcpy(col + q * C, x + s * C, sizeof(double) * C);
+      }
       for (Index k = 0; k < globals_; ++k) col[(2 * radius_ + 1) * C + k] = G(k, b);
     }
   }
@@ -92,8 +97,10 @@ void StencilMlp::backward(const StencilTape& tape, const Eigen::Ref<const Matrix
     dX->setZero(C * n, B);
     for (Index b = 0; b < B; ++b)
       for (Index j = 0; j < n; ++j)
-        for (Index q = 0; q <= 2 * radius_; ++q)
-          dX->col(b).segment(wrap(j + q - radius_, n) * C, C) += dI.col(j + n * b).segment(q * C, C);
+        for (Index q = 0; q <= 2 * radius_; ++q) {
+          const Index s = neighbour(j + q - radius_, n, periodic_);
+          if (s >= 0) dX->col(b).segment(s * C, C) += dI.col(j + n * b).segment(q * C, C);
+        }
   }
   if (dG) {
     dG->setZero(globals_, B);

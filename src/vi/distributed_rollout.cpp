@@ -59,6 +59,9 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   const std::string shape = mesh.dims == 1 ? std::to_string(mesh.nx) + " cells"
                                            : std::to_string(mesh.nx) + " x " + std::to_string(mesh.ny) + " cells";
   const long least = std::max(radius_, 1);
+  // A periodic stencil wraps around the mesh; a non-periodic one reads the ghost cells beyond its edges, which
+  // DMGlobalToLocal never writes (DM_BOUNDARY_GHOSTED) and stay the zeros of the local vector.
+  const DMBoundaryType boundary = model.macro_drift.periodic() ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   if (mesh.nx < 2L * radius_ + 1 || (mesh.dims == 2 && mesh.ny < 2L * radius_ + 1))
     throw InputError("vi::DistributedRollout: " + shape + ": every axis needs at least 2 r + 1 = " +
                      std::to_string(2 * radius_ + 1) + " cells");
@@ -67,7 +70,7 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
       throw InputError("vi::DistributedRollout: " + shape + " on " + std::to_string(nranks) +
                        " ranks: every rank needs at least the stencil radius " + std::to_string(radius_) + " cells");
     px_ = nranks;
-    MSROM_PETSC(DMDACreate1d(comm, DM_BOUNDARY_PERIODIC, static_cast<PetscInt>(mesh.nx), samples_ * channels_,
+    MSROM_PETSC(DMDACreate1d(comm, boundary, static_cast<PetscInt>(mesh.nx), samples_ * channels_,
                              static_cast<PetscInt>(radius_), nullptr, &da_));
   } else {
     const auto [px, py] = split_mesh(mesh.nx, mesh.ny, nranks, least);
@@ -76,13 +79,14 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
                        " ranks: no split leaves every rank the stencil radius " + std::to_string(radius_) +
                        " cells along each axis");
     px_ = px, py_ = py;
-    MSROM_PETSC(DMDACreate2d(comm, DM_BOUNDARY_PERIODIC, DM_BOUNDARY_PERIODIC, DMDA_STENCIL_BOX,
+    MSROM_PETSC(DMDACreate2d(comm, boundary, boundary, DMDA_STENCIL_BOX,
                              static_cast<PetscInt>(mesh.nx), static_cast<PetscInt>(mesh.ny), px, py,
                              samples_ * channels_, static_cast<PetscInt>(radius_), nullptr, nullptr, &da_));
   }
   MSROM_PETSC(DMSetUp(da_));
   MSROM_PETSC(DMCreateGlobalVector(da_, &x_));
   MSROM_PETSC(DMCreateLocalVector(da_, &local_));
+  MSROM_PETSC(VecSet(local_, 0.0));
   PetscInt xs, xm, gxs, gxm, ys, ym, gys;
   MSROM_PETSC(DMDAGetCorners(da_, &xs, &ys, nullptr, &xm, &ym, nullptr));
   MSROM_PETSC(DMDAGetGhostCorners(da_, &gxs, &gys, nullptr, &gxm, nullptr, nullptr));

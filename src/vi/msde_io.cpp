@@ -85,6 +85,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "activation", nn::to_string(c.activation));
   out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
   out.attribute(g, "eta_field", std::string(c.local_eta ? "local" : "global"));
+  out.attribute(g, "stencil_boundary", std::string(c.periodic_stencil ? "periodic" : "zero"));
   out.attribute(g, "fine_ny", double(c.fine_ny));
   out.attribute(g, "fields", double(c.fields));
   out.attribute(g, "norm_mean", norm.mean);
@@ -168,6 +169,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
     const std::string e = f.read_string_attribute(g, "eta_field");
     if (e != "global" && e != "local") throw InputError(who + "attribute eta_field of " + g + " is '" + e + "'");
     c.local_eta = e == "local";
+  }
+  if (f.has_attribute(g, "stencil_boundary")) {  // files before the option hold periodic stencils
+    const std::string e = f.read_string_attribute(g, "stencil_boundary");
+    if (e != "periodic" && e != "zero") throw InputError(who + "attribute stencil_boundary of " + g + " is '" + e + "'");
+    c.periodic_stencil = e == "periodic";
   }
   if (f.has_attribute(g, "fine_ny")) {  // files before the 2-D model hold 1-D models
     const double v = number("fine_ny");

@@ -1280,19 +1280,22 @@ static std::string simulate_into(const std::string& dir, const std::string& yaml
 
 // A local-eta model (`learn` + -msde_eta_field local) rolled out by ensemble on 1 rank and with each member's
 // cells split over 2 ranks: the fields are bitwise the same. Returns the 1-rank file's shape of the fields.
+// The local model trained with `extra` options into TAG.h5, rolled out into TAG1.h5 (1 rank) and TAG2.h5.
 static msrom::h5::Shape local_rollouts_one_and_two_ranks(const std::string& dir, const std::string& learn,
-                                                         const std::string& data) {
-  auto r = run(learn + dir + "/loc.h5 -msde_eta_field local");
+                                                         const std::string& data, const std::string& extra = "",
+                                                         const std::string& tag = "loc") {
+  const std::string p = dir + "/" + tag;
+  auto r = run(learn + p + ".h5 -msde_eta_field local " + extra);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  const std::string roll = "ensemble -model " + dir + "/loc.h5 -data " + data + " -predict_samples 4 ";
-  r = run(roll + "-output " + dir + "/loc1.h5");
+  const std::string roll = "ensemble -model " + p + ".h5 -data " + data + " -predict_samples 4 ";
+  r = run(roll + "-output " + p + "1.h5");
   INFO(r.err);
   REQUIRE(r.code == 0);
-  r = run(roll + "-predict_ranks_per_member 2 -output " + dir + "/loc2.h5", 2);
+  r = run(roll + "-predict_ranks_per_member 2 -output " + p + "2.h5", 2);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  const auto r1 = msrom::h5::File::open(dir + "/loc1.h5"), r2 = msrom::h5::File::open(dir + "/loc2.h5");
+  const auto r1 = msrom::h5::File::open(p + "1.h5"), r2 = msrom::h5::File::open(p + "2.h5");
   CHECK(r1.read("/ensemble/fields/u") == r2.read("/ensemble/fields/u"));
   const double e = mean_eps(r1);
   CHECK(std::isfinite(e));
@@ -1335,6 +1338,18 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   // A local eta on the 8 x 8 cells: each member's cells split over 2 ranks (a 1 x 2 DMDA) roll out bitwise as
   // on one rank.
   CHECK(local_rollouts_one_and_two_ranks(dir, learn, data) == msrom::h5::Shape{1, 51, 64, 64});
+  // Stencils with zeros beyond the walls (Burgers 2-D has u = 0 there): stored, and split over 2 ranks (the
+  // DMDA's unwritten ghost cells) bitwise as on one; the rollouts differ from the periodic model's.
+  CHECK(local_rollouts_one_and_two_ranks(dir, learn, data, "-msde_stencil_boundary zero", "zero") ==
+        msrom::h5::Shape{1, 51, 64, 64});
+  CHECK(msrom::h5::File::open(dir + "/zero.h5").read_string_attribute("/msde/eta_2", "stencil_boundary") == "zero");
+  CHECK(msrom::h5::File::open(dir + "/loc.h5").read_string_attribute("/msde/eta_2", "stencil_boundary") == "periodic");
+  CHECK(msrom::h5::File::open(dir + "/zero1.h5").read("/ensemble/fields/u") !=
+        msrom::h5::File::open(dir + "/loc1.h5").read("/ensemble/fields/u"));
+  r = run(learn + dir + "/bad_boundary.h5 -msde_stencil_boundary wall");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("-msde_stencil_boundary") != std::string::npos);
+  CHECK(!exists(dir + "/bad_boundary.h5"));
 }
 
 TEST_CASE("The multiscale model of a 2-component field split in time (cylinder wake ci): learned, scored, rolled out",

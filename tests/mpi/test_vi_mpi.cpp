@@ -114,8 +114,10 @@ TEST_CASE("Validation loss and split predictions of the multiscale model do not 
 // ---- Issue 8: the local model's member split over ranks (vi::DistributedRollout).
 namespace {
 // 1-D: 32 points on 8 cells. 2-D: 12 x 16 points on 6 x 8 cells (not square, so that mixed-up axes show).
-MsdeModel local_model(bool two_d = false) {
+// periodic = false: zeros beyond the mesh's edges.
+MsdeModel local_model(bool two_d = false, bool periodic = true) {
   MsdeConfig c;
+  c.periodic_stencil = periodic;
   c.n_y = two_d ? 192 : 32;
   c.n_zeta = two_d ? 48 : 8;
   c.fine_ny = two_d ? 16 : 1;
@@ -135,7 +137,7 @@ MsdeModel local_model(bool two_d = false) {
 }
 
 // The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's or nn::StencilMlp2d's inference
-// path, their own periodic gather; the samples are the batch columns) and the same noise keying: an
+// path, their own gather, periodic or with zeros; the samples are the batch columns) and the same noise keying: an
 // independent implementation of the step. 2-D: N must be the model's coarse grid.
 MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member,
                        vi::Integrator scheme = vi::Integrator::euler_maruyama) {
@@ -185,7 +187,9 @@ MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h,
 
 TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for every split into groups",
           "[Parallel][vi][distributed]") {
-  const MsdeModel m = local_model();
+  const bool periodic = GENERATE(true, false);
+  CAPTURE(periodic);
+  const MsdeModel m = local_model(false, periodic);
   const int nranks = size();
   const int C = 1 + m.n_eta;
   // The drift on the trained mesh is the model's f_theta (vi::drift, the training path: to rounding).
@@ -246,7 +250,9 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
 
 TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the serial member for every split",
           "[Parallel][vi][distributed][2d]") {
-  const MsdeModel m = local_model(true);
+  const bool periodic = GENERATE(true, false);
+  CAPTURE(periodic);
+  const MsdeModel m = local_model(true, periodic);
   REQUIRE(m.dims() == 2);
   const int nranks = size();
   const int C = 1 + m.n_eta;

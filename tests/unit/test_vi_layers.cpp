@@ -264,10 +264,34 @@ TEST_CASE("The stencil MLP is one Mlp at every cell on its periodic neighbourhoo
   CHECK((Yi - Y).cwiseAbs().maxCoeff() < 1e-13);
 }
 
+TEST_CASE("The stencil MLP with zeros beyond the ends is the periodic one on the grid padded by r zeros",
+          "[vi][stencil]") {
+  const int C = 2, r = 2, G = 1, n = 7, B = 3;
+  const StencilMlp zero(C, r, G, {6, 5}, 2, Activation::tanh, 14, false), wrapped(C, r, G, {6, 5}, 2, Activation::tanh, 14);
+  REQUIRE(!zero.periodic());
+  const MatrixXd X = gaussian(C * n, B, 1), g = gaussian(G, B, 2);
+  StencilTape tape;
+  const MatrixXd Y = zero.forward(X, g, tape);
+  MatrixXd P = MatrixXd::Zero(C * (n + 2 * r), B);
+  P.middleRows(r * C, C * n) = X;
+  StencilTape tp;
+  const MatrixXd Yp = wrapped.forward(P, g, tp);
+  CHECK((Y - Yp.middleRows(r * 2, 2 * n)).cwiseAbs().maxCoeff() <= 1e-14);
+  StencilTape tw;
+  CHECK((Y.topRows(2) - wrapped.forward(X, g, tw).topRows(2)).cwiseAbs().maxCoeff() > 1e-3);  // the end cell
+  MatrixXd Yi(2 * n, B);
+  VectorXd scratch;
+  Workspace ws;
+  zero.forward(X, g, Yi, scratch, ws);
+  CHECK((Yi - Y).cwiseAbs().maxCoeff() < 1e-13);
+}
+
 TEST_CASE("Stencil MLP gradients (parameters, field, globals) match finite differences", "[vi][stencil]") {
   const int G = GENERATE(0, 2);
+  const bool periodic = GENERATE(true, false);
+  CAPTURE(G, periodic);
   const int C = 1, r = 2, n = 6, B = 3;
-  StencilMlp st(C, r, G, {8, 8}, 1, Activation::swish, 12);
+  StencilMlp st(C, r, G, {8, 8}, 1, Activation::swish, 12, periodic);
   st.params() += 0.1 * gaussian(st.num_params(), 1, 3);
   MatrixXd X = gaussian(C * n, B, 4), g = gaussian(G, B, 5);
   const MatrixXd dY = gaussian(n, B, 6);

@@ -78,7 +78,9 @@
 // followed by the G globals. Batched as ONE Mlp call over nx ny B columns: the gathered input is
 // ((2r+1)^2 C + G) x (nx ny B), column (j nx + i) + nx ny b, and the Mlp's output (out x nx ny B) is already
 // the output layout (out nx ny) x B. Backward: nn::Mlp::backward, then the gathered input's cotangent is
-// scatter-added onto the stencil cells (dX) and summed over the cells (dG). Parameters: the Mlp's.
+// scatter-added onto the stencil cells (dX) and summed over the cells (dG). Beyond the grid's edges the indices
+// wrap (periodic = true, the paper's) or the neighbours are zeros (periodic = false: walls, outflow), as in
+// nn::StencilMlp. Parameters: the Mlp's.
 #include <Eigen/Core>
 
 #include <cstdint>
@@ -260,11 +262,12 @@ class StencilMlp2d {
   // widths of the Mlp: {(2 radius + 1)^2 channels + globals, hidden..., out_channels}. InputError for
   // radius < 0 or non-positive channel counts.
   StencilMlp2d(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-               Activation activation, std::uint64_t seed);
+               Activation activation, std::uint64_t seed, bool periodic = true);
 
   int channels() const { return channels_; }
   int radius() const { return radius_; }
   int globals() const { return globals_; }
+  bool periodic() const { return periodic_; }
   int out_channels() const { return net_.output_dim(); }
   const Mlp& mlp() const { return net_; }
   Mlp& mlp() { return net_; }
@@ -287,6 +290,7 @@ class StencilMlp2d {
 
  private:
   int channels_ = 1, radius_ = 0, globals_ = 0;
+  bool periodic_ = true;
   Mlp net_;
   void gather(const Eigen::Ref<const Eigen::MatrixXd>& X, Eigen::Index nx, Eigen::Index ny,
               const Eigen::Ref<const Eigen::MatrixXd>& G, Eigen::VectorXd& in) const;

@@ -16,6 +16,10 @@
 //   dX[:, (j + q - r) mod n] += dI[q C .. q C + C - 1, j + n b]   (scatter-add over the stencil),
 //   dG[:, b] = sum_j dI[tail, j + n b].
 //
+// Beyond the grid's ends: the indices wrap (periodic = true, the paper's), or the neighbours there are zeros
+// (periodic = false: a field with walls or outflow, whose far end is not its neighbour); the zeros take no
+// cotangent.
+//
 // Parameters: the Mlp's flat vector (params() is mlp().params()).
 #include <Eigen/Core>
 
@@ -47,11 +51,12 @@ class StencilMlp {
   // widths of the Mlp: {(2 radius + 1) channels + globals, hidden..., out_channels}. InputError for
   // radius < 0 or non-positive channel counts.
   StencilMlp(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-             Activation activation, std::uint64_t seed);
+             Activation activation, std::uint64_t seed, bool periodic = true);
 
   int channels() const { return channels_; }
   int radius() const { return radius_; }
   int globals() const { return globals_; }
+  bool periodic() const { return periodic_; }
   int out_channels() const { return net_.output_dim(); }
   const Mlp& mlp() const { return net_; }
   Mlp& mlp() { return net_; }
@@ -72,6 +77,7 @@ class StencilMlp {
 
  private:
   int channels_ = 1, radius_ = 0, globals_ = 0;
+  bool periodic_ = true;
   Mlp net_;
   Eigen::Index gather(const Eigen::Ref<const Eigen::MatrixXd>& X, const Eigen::Ref<const Eigen::MatrixXd>& G,
                       Eigen::VectorXd& in) const;

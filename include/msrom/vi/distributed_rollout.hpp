@@ -15,6 +15,9 @@
 // The stochastic Heun step (Integrator::heun, vi/predict.hpp) is that step as a predictor x~, a second ghost
 // exchange and drift at x~, then x + h/2 (f(x) + f(x~)) + sqrt(h) g_c xi with the same xi.
 //
+// The mesh is periodic, or (a model with periodic_stencil = false) has zeros beyond its edges: the DMDA's
+// DM_BOUNDARY_GHOSTED ghost cells, never written.
+//
 // The stencil is the (2r+1)^dims neighbourhood in the stencil MLPs' input order (nn/grid_layers.hpp). f_0 is
 // the macro stencil MLP, f_1..f_{n_eta} the micro one, both by nn::Mlp's inference kernels over the owned
 // (cell, sample) pairs in blocks, whose per-column results do not depend on the batch; the noise is keyed by

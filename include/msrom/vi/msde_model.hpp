@@ -10,7 +10,8 @@
 // (unresolved-scale) variables; D = n_zeta + n_eta. Fine field y in R^{n_y}, s = n_y / n_zeta.
 //
 //   dz = f_theta(z) dt + diag(g) dbeta,   g = softplus(rho_g)                  (the prior SDE)
-//   f_zeta(z)_j = NN_macro(zeta_{j-r..j+r}, eta)   stencil-shared MLP, r = 2, periodic (nn::StencilMlp)
+//   f_zeta(z)_j = NN_macro(zeta_{j-r..j+r}, eta)   stencil-shared MLP, r = 2, periodic (nn::StencilMlp;
+//                                                  or zeros beyond the edges: periodic_stencil = false)
 //   f_eta(z)    = NN_micro(zeta, eta)              MLP [n_zeta + n_eta] -> n_eta
 //
 // Encoder (amortized, applied to every snapshot of a window):
@@ -93,6 +94,9 @@ struct MsdeConfig {
   GpConfig gp;
   std::uint64_t seed = 1;
   bool local_eta = false;  // eta: n_eta global variables (the paper), or n_eta channels per coarse cell
+  bool periodic_stencil = true;  // the drifts' stencils wrap around the coarse grid (the paper), or see zeros
+                                 // beyond its edges (fields with walls or outflow; the filter and the CNNs
+                                 // stay circular)
 };
 
 // What a training pass of the drift, or of the eta readout / eta decoder input, keeps for its backward pass.
