@@ -161,10 +161,11 @@ int learn_msde(Session& session) {
   c.cnn_kernel = static_cast<int>(opts.integer("msde_cnn_kernel", 25, "CNN kernel width (odd)", 1, 1001));
   c.local_eta = opts.choice("msde_eta_field", "global", {"global", "local"},
                             "eta: n_eta global variables (the paper), or n_eta channels per coarse cell") == "local";
-  c.periodic_stencil =
-      opts.choice("msde_stencil_boundary", "periodic", {"periodic", "zero"},
-                  "the drifts' stencils beyond the coarse grid's edges: wrapped around (the paper), or zeros (fields "
-                  "with walls or outflow, e.g. Burgers 2-D, the cylinder window)") == "periodic";
+  c.stencil_boundary = nn::stencil_boundary_from_string(
+      opts.choice("msde_stencil_boundary", "periodic", {"periodic", "zero", "replicate"},
+                  "what the drifts' stencils read beyond the coarse grid's edges: the wrapped-around cells (the paper), "
+                  "or, for fields with walls or outflow (Burgers 2-D, the cylinder window), zeros or copies of the edge "
+                  "cell"));
   if (c.cnn_kernel % 2 == 0) throw InputError("-msde_cnn_kernel: must be odd (got " + std::to_string(c.cnn_kernel) + ")");
   c.seed = static_cast<std::uint64_t>(opts.integer("msde_seed", 1, "seed of the initial weights, windows and eps", 0));
   vi::TrainOptions to;
@@ -351,7 +352,7 @@ int learn_msde(Session& session) {
   if (select_integrator != vi::Integrator::euler_maruyama) id << "|" << vi::to_string(select_integrator);
   if (ema > 0) id << "|ema" << ema;
   if (to.sampling == vi::WindowSampling::snapshots) id << "|snapshots";
-  if (!c.periodic_stencil) id << "|zero-boundary";
+  if (c.stencil_boundary != nn::StencilBoundary::periodic) id << "|boundary-" << nn::to_string(c.stencil_boundary);
   if (to.shooting.horizon > 0)
     id << "|shoot" << to.shooting.horizon << "," << to.shooting.substeps << "," << to.shooting.stride << ","
        << to.shooting.weight;

@@ -331,11 +331,11 @@ Eigen::Map<const MatrixXd> StencilTape2d::output() const {
 }
 
 StencilMlp2d::StencilMlp2d(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-                           Activation activation, std::uint64_t seed, bool periodic)
+                           Activation activation, std::uint64_t seed, StencilBoundary boundary)
     : channels_(channels),
       radius_(radius),
       globals_(globals),
-      periodic_(periodic),
+      boundary_(boundary),
       net_(stencil2d_widths(channels, radius, globals, hidden, out_channels), activation, seed) {}
 
 void StencilMlp2d::gather(const Eigen::Ref<const MatrixXd>& X, Index nx, Index ny, const Eigen::Ref<const MatrixXd>& G,
@@ -356,7 +356,7 @@ void StencilMlp2d::gather(const Eigen::Ref<const MatrixXd>& X, Index nx, Index n
         const bool inside = i >= r && i + r < nx;  // the x-taps of a row are then one contiguous block
         for (Index qy = 0; qy < k; ++qy) {
           double* dst = col + qy * k * C;
-          const Index sy = neighbour(j + qy - r, ny, periodic_);
+          const Index sy = neighbour(j + qy - r, ny, boundary_);
           if (sy < 0) {
             std::memset(dst, 0, sizeof(double) * k * C);
             continue;
@@ -366,7 +366,7 @@ void StencilMlp2d::gather(const Eigen::Ref<const MatrixXd>& X, Index nx, Index n
             std::memcpy(dst, row + (i - r) * C, sizeof(double) * k * C);
           else
             for (Index qx = 0; qx < k; ++qx) {
-              const Index sx = neighbour(i + qx - r, nx, periodic_);
+              const Index sx = neighbour(i + qx - r, nx, boundary_);
               if (sx < 0)
                 std::memset(dst + qx * C, 0, sizeof(double) * C);
               else
@@ -416,14 +416,14 @@ void StencilMlp2d::backward(const StencilTape2d& tape, const Eigen::Ref<const Ma
           const auto col = dI.col(j * nx + i + N * b);
           const bool inside = i >= r && i + r < nx;
           for (Index qy = 0; qy < k; ++qy) {
-            const Index sy = neighbour(j + qy - r, ny, periodic_);
+            const Index sy = neighbour(j + qy - r, ny, boundary_);
             if (sy < 0) continue;
             auto row = x.segment(sy * nx * C, nx * C);
             if (inside)
               row.segment((i - r) * C, k * C) += col.segment(qy * k * C, k * C);
             else
               for (Index qx = 0; qx < k; ++qx) {
-                const Index sx = neighbour(i + qx - r, nx, periodic_);
+                const Index sx = neighbour(i + qx - r, nx, boundary_);
                 if (sx >= 0) row.segment(sx * C, C) += col.segment((qy * k + qx) * C, C);
               }
           }

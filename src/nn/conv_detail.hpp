@@ -9,6 +9,7 @@
 
 #include "msrom/core/errors.hpp"
 #include "msrom/core/random.hpp"
+#include "msrom/nn/stencil_mlp.hpp"
 
 namespace msrom::nn::detail {
 
@@ -24,11 +25,15 @@ inline Eigen::Index wrap(Eigen::Index q, Eigen::Index n) {
   return r < 0 ? r + n : r;
 }
 
-// The cell q of an n-cell axis of a stencil: q mod n (periodic), or -1 beyond the ends (a non-periodic grid,
-// zeros there).
-inline Eigen::Index neighbour(Eigen::Index q, Eigen::Index n, bool periodic) {
-  if (!periodic) return q < 0 || q >= n ? -1 : q;
-  return wrap(q, n);
+// The cell a stencil reads for index q of an n-cell axis (nn::StencilBoundary): q mod n (periodic), -1 beyond
+// the ends (zero: a zero there), or q clamped to 0..n-1 (replicate).
+inline Eigen::Index neighbour(Eigen::Index q, Eigen::Index n, StencilBoundary b) {
+  if (q >= 0 && q < n) return q;
+  switch (b) {
+    case StencilBoundary::zero: return -1;
+    case StencilBoundary::replicate: return q < 0 ? 0 : n - 1;
+    default: return wrap(q, n);
+  }
 }
 
 inline void check_shape(const char* who, int cin, int cout, int kernel, int stride) {

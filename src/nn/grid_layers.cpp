@@ -79,12 +79,12 @@ double GridFilter::log_std_gradient(const Eigen::Ref<const MatrixXd>& X, const E
 }
 
 GridStencilMlp::GridStencilMlp(const Grid& grid, int channels, int radius, int globals, const std::vector<int>& hidden,
-                               int out_channels, Activation act, std::uint64_t seed, bool periodic)
+                               int out_channels, Activation act, std::uint64_t seed, StencilBoundary boundary)
     : grid_(grid) {
   if (grid.dims == 1)
-    s1_ = StencilMlp(channels, radius, globals, hidden, out_channels, act, seed, periodic);
+    s1_ = StencilMlp(channels, radius, globals, hidden, out_channels, act, seed, boundary);
   else
-    s2_ = StencilMlp2d(channels, radius, globals, hidden, out_channels, act, seed, periodic);
+    s2_ = StencilMlp2d(channels, radius, globals, hidden, out_channels, act, seed, boundary);
 }
 
 int GridStencilMlp::stencil_inputs() const {

@@ -1,5 +1,5 @@
 // The stencil-shared MLP (include/msrom/nn/stencil_mlp.hpp): gather the neighbourhoods of all cells and
-// samples into one batch (periodic, or zeros beyond the ends), one nn::Mlp pass, scatter the input cotangents
+// samples into one batch (beyond the ends: nn::StencilBoundary), one nn::Mlp pass, scatter the input cotangents
 // back.
 #include "msrom/nn/stencil_mlp.hpp"
 
@@ -29,17 +29,31 @@ std::vector<int> stencil_widths(int channels, int radius, int globals, const std
 }
 }  // namespace
 
+std::string to_string(StencilBoundary b) {
+  switch (b) {
+    case StencilBoundary::zero: return "zero";
+    case StencilBoundary::replicate: return "replicate";
+    default: return "periodic";
+  }
+}
+
+StencilBoundary stencil_boundary_from_string(const std::string& name) {
+  for (auto b : {StencilBoundary::periodic, StencilBoundary::zero, StencilBoundary::replicate})
+    if (name == to_string(b)) return b;
+  throw InputError("unknown stencil boundary '" + name + "' (periodic, zero, replicate)");
+}
+
 Eigen::Map<const MatrixXd> StencilTape::output() const {
   const auto y = mlp_.output();
   return {y.data(), Index{out_} * n_, batch_};
 }
 
 StencilMlp::StencilMlp(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-                       Activation activation, std::uint64_t seed, bool periodic)
+                       Activation activation, std::uint64_t seed, StencilBoundary boundary)
     : channels_(channels),
       radius_(radius),
       globals_(globals),
-      periodic_(periodic),
+      boundary_(boundary),
       net_(stencil_widths(channels, radius, globals, hidden, out_channels), activation, seed) {}
 
 Index StencilMlp::gather(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& G, VectorXd& in) const {
@@ -55,7 +69,7 @@ Index StencilMlp::gather(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<c
     for (Index j = 0; j < n; ++j) {
       double* col = in.data() + (j + n * b) * rows;
       for (Index q = 0; q <= 2 * radius_; ++q) {
-        const Index s = neighbour(j + q - radius_, n, periodic_);
+        const Index s = neighbour(j + q - radius_, n, boundary_);
         if (s < 0)
           std::memset(col + q * C, 0, sizeof(double) * C);
         else
@@ -98,7 +112,7 @@ void StencilMlp::backward(const StencilTape& tape, const Eigen::Ref<const Matrix
     for (Index b = 0; b < B; ++b)
       for (Index j = 0; j < n; ++j)
         for (Index q = 0; q <= 2 * radius_; ++q) {
-          const Index s = neighbour(j + q - radius_, n, periodic_);
+          const Index s = neighbour(j + q - radius_, n, boundary_);
           if (s >= 0) dX->col(b).segment(s * C, C) += dI.col(j + n * b).segment(q * C, C);
         }
   }

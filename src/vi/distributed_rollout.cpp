@@ -59,9 +59,12 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   const std::string shape = mesh.dims == 1 ? std::to_string(mesh.nx) + " cells"
                                            : std::to_string(mesh.nx) + " x " + std::to_string(mesh.ny) + " cells";
   const long least = std::max(radius_, 1);
-  // A periodic stencil wraps around the mesh; a non-periodic one reads the ghost cells beyond its edges, which
-  // DMGlobalToLocal never writes (DM_BOUNDARY_GHOSTED) and stay the zeros of the local vector.
-  const DMBoundaryType boundary = model.macro_drift.periodic() ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
+  // A periodic stencil wraps around the mesh (the DMDA's periodic ghosts). The others read ghost cells beyond
+  // its edges, which DMGlobalToLocal never writes (DM_BOUNDARY_GHOSTED): zero leaves them the local vector's
+  // zeros, replicate reads the edge cell instead (compute_drift clamps the index).
+  replicate_ = model.macro_drift.boundary() == nn::StencilBoundary::replicate;
+  const DMBoundaryType boundary =
+      model.macro_drift.boundary() == nn::StencilBoundary::periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   if (mesh.nx < 2L * radius_ + 1 || (mesh.dims == 2 && mesh.ny < 2L * radius_ + 1))
     throw InputError("vi::DistributedRollout: " + shape + ": every axis needs at least 2 r + 1 = " +
                      std::to_string(2 * radius_ + 1) + " cells");
@@ -133,15 +136,18 @@ void DistributedRollout::compute_drift() {
   // not depend on its batch, so the blocking changes no bit.
   const long S = samples_, C = channels_, cols = owned_cells() * S, w = 2L * radius_ + 1;
   const long ry = mesh_.dims == 2 ? radius_ : 0;
+  // The ghosted array's index of the global cell index g along x or y (replicate: g clamped onto the mesh).
+  const auto lx = [&](long g) { return (replicate_ ? std::clamp(g, 0L, mesh_.nx - 1) : g) - gxs_; };
+  const auto ly = [&](long g) { return (replicate_ ? std::clamp(g, 0L, mesh_.ny - 1) : g) - gys_; };
   for (long b0 = 0; b0 < cols; b0 += kColumnBlock) {
     const long nb = std::min(kColumnBlock, cols - b0);
     for (long b = 0; b < nb; ++b) {
       const long k = (b0 + b) / S, s = (b0 + b) % S;
-      const long i = xs_ + k % xm_ - radius_ - gxs_, j = ys_ + k / xm_ - ry - gys_;  // stencil corner, ghosted
+      const long i = xs_ + k % xm_ - radius_, j = ys_ + k / xm_ - ry;  // stencil corner, global
       double* col = in_.col(b).data();
       for (long qy = 0; qy <= 2 * ry; ++qy)
         for (long qx = 0; qx < w; ++qx) {
-          const double* src = l + (((j + qy) * gxm_ + i + qx) * S + s) * C;
+          const double* src = l + ((ly(j + qy) * gxm_ + lx(i + qx)) * S + s) * C;
           for (long c = 0; c < C; ++c) col[(qy * w + qx) * C + c] = src[c];
         }
     }

@@ -85,7 +85,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "activation", nn::to_string(c.activation));
   out.attribute(g, "gp_warp_activation", nn::to_string(c.gp.warp_activation));
   out.attribute(g, "eta_field", std::string(c.local_eta ? "local" : "global"));
-  out.attribute(g, "stencil_boundary", std::string(c.periodic_stencil ? "periodic" : "zero"));
+  out.attribute(g, "stencil_boundary", nn::to_string(c.stencil_boundary));
   out.attribute(g, "fine_ny", double(c.fine_ny));
   out.attribute(g, "fields", double(c.fields));
   out.attribute(g, "norm_mean", norm.mean);
@@ -172,8 +172,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
   }
   if (f.has_attribute(g, "stencil_boundary")) {  // files before the option hold periodic stencils
     const std::string e = f.read_string_attribute(g, "stencil_boundary");
-    if (e != "periodic" && e != "zero") throw InputError(who + "attribute stencil_boundary of " + g + " is '" + e + "'");
-    c.periodic_stencil = e == "periodic";
+    try {
+      c.stencil_boundary = nn::stencil_boundary_from_string(e);
+    } catch (const InputError&) {
+      throw InputError(who + "attribute stencil_boundary of " + g + " is '" + e + "'");
+    }
   }
   if (f.has_attribute(g, "fine_ny")) {  // files before the 2-D model hold 1-D models
     const double v = number("fine_ny");

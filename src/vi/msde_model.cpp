@@ -93,7 +93,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     if (local) {
       encoder_cell = nn::GridConv(coarse, last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
       micro_local = nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
-                                       component_seed(c.seed, 2), c.periodic_stencil);
+                                       component_seed(c.seed, 2), c.stencil_boundary);
       decoder_cell = nn::GridConvTranspose(coarse, n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
     } else {
       encoder_linear = nn::Mlp({flat, n_eta}, nn::Activation::identity, component_seed(c.seed, 1));
@@ -116,9 +116,9 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
   encoder_rho = VectorXd::Constant(nrho, c.encoder_variance_rho);
   gp = GpPosterior(c.gp, component_seed(c.seed, 4));
   macro_drift = local ? nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, 0, c.macro_hidden, fields,
-                                           c.activation, component_seed(c.seed, 5), c.periodic_stencil)
+                                           c.activation, component_seed(c.seed, 5), c.stencil_boundary)
                       : nn::GridStencilMlp(coarse, fields, c.stencil_radius, n_eta, c.macro_hidden, fields,
-                                           c.activation, component_seed(c.seed, 5), c.periodic_stencil);
+                                           c.activation, component_seed(c.seed, 5), c.stencil_boundary);
   diffusion_rho = VectorXd::Constant(nrho, c.diffusion_rho);
   decoder_rho_zeta = VectorXd::Constant(n_y, c.decoder_variance_rho);
 

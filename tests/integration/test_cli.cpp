@@ -1338,13 +1338,14 @@ TEST_CASE("learn-msde on a 2-D field (Burgers 2-D ci): 1 and 2 ranks bitwise, ro
   // A local eta on the 8 x 8 cells: each member's cells split over 2 ranks (a 1 x 2 DMDA) roll out bitwise as
   // on one rank.
   CHECK(local_rollouts_one_and_two_ranks(dir, learn, data) == msrom::h5::Shape{1, 51, 64, 64});
-  // Stencils with zeros beyond the walls (Burgers 2-D has u = 0 there): stored, and split over 2 ranks (the
-  // DMDA's unwritten ghost cells) bitwise as on one; the rollouts differ from the periodic model's.
-  CHECK(local_rollouts_one_and_two_ranks(dir, learn, data, "-msde_stencil_boundary zero", "zero") ==
+  // Stencils reading copies of the edge cells beyond the walls (Burgers 2-D has u = 0 there): stored, and split
+  // over 2 ranks (the DMDA's ghosts beyond the edges read as the edge cells) bitwise as on one; the rollouts
+  // differ from the periodic model's.
+  CHECK(local_rollouts_one_and_two_ranks(dir, learn, data, "-msde_stencil_boundary replicate", "edge") ==
         msrom::h5::Shape{1, 51, 64, 64});
-  CHECK(msrom::h5::File::open(dir + "/zero.h5").read_string_attribute("/msde/eta_2", "stencil_boundary") == "zero");
+  CHECK(msrom::h5::File::open(dir + "/edge.h5").read_string_attribute("/msde/eta_2", "stencil_boundary") == "replicate");
   CHECK(msrom::h5::File::open(dir + "/loc.h5").read_string_attribute("/msde/eta_2", "stencil_boundary") == "periodic");
-  CHECK(msrom::h5::File::open(dir + "/zero1.h5").read("/ensemble/fields/u") !=
+  CHECK(msrom::h5::File::open(dir + "/edge1.h5").read("/ensemble/fields/u") !=
         msrom::h5::File::open(dir + "/loc1.h5").read("/ensemble/fields/u"));
   r = run(learn + dir + "/bad_boundary.h5 -msde_stencil_boundary wall");
   CHECK(r.code == 2);

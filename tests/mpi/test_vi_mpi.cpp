@@ -114,10 +114,9 @@ TEST_CASE("Validation loss and split predictions of the multiscale model do not 
 // ---- Issue 8: the local model's member split over ranks (vi::DistributedRollout).
 namespace {
 // 1-D: 32 points on 8 cells. 2-D: 12 x 16 points on 6 x 8 cells (not square, so that mixed-up axes show).
-// periodic = false: zeros beyond the mesh's edges.
-MsdeModel local_model(bool two_d = false, bool periodic = true) {
+MsdeModel local_model(bool two_d = false, nn::StencilBoundary boundary = nn::StencilBoundary::periodic) {
   MsdeConfig c;
-  c.periodic_stencil = periodic;
+  c.stencil_boundary = boundary;
   c.n_y = two_d ? 192 : 32;
   c.n_zeta = two_d ? 48 : 8;
   c.fine_ny = two_d ? 16 : 1;
@@ -137,7 +136,7 @@ MsdeModel local_model(bool two_d = false, bool periodic = true) {
 }
 
 // The same member on one rank, by the full-grid stencil MLPs (nn::StencilMlp's or nn::StencilMlp2d's inference
-// path, their own gather, periodic or with zeros; the samples are the batch columns) and the same noise keying: an
+// path, their own gather, periodic or not; the samples are the batch columns) and the same noise keying: an
 // independent implementation of the step. 2-D: N must be the model's coarse grid.
 MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h, long steps, std::uint64_t member,
                        vi::Integrator scheme = vi::Integrator::euler_maruyama) {
@@ -187,9 +186,9 @@ MatrixXd serial_member(const MsdeModel& m, const MatrixXd& z0, long N, double h,
 
 TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for every split into groups",
           "[Parallel][vi][distributed]") {
-  const bool periodic = GENERATE(true, false);
-  CAPTURE(periodic);
-  const MsdeModel m = local_model(false, periodic);
+  const auto boundary = GENERATE(nn::StencilBoundary::periodic, nn::StencilBoundary::zero, nn::StencilBoundary::replicate);
+  CAPTURE(nn::to_string(boundary));
+  const MsdeModel m = local_model(false, boundary);
   const int nranks = size();
   const int C = 1 + m.n_eta;
   // The drift on the trained mesh is the model's f_theta (vi::drift, the training path: to rounding).
@@ -250,9 +249,9 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
 
 TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the serial member for every split",
           "[Parallel][vi][distributed][2d]") {
-  const bool periodic = GENERATE(true, false);
-  CAPTURE(periodic);
-  const MsdeModel m = local_model(true, periodic);
+  const auto boundary = GENERATE(nn::StencilBoundary::periodic, nn::StencilBoundary::zero, nn::StencilBoundary::replicate);
+  CAPTURE(nn::to_string(boundary));
+  const MsdeModel m = local_model(true, boundary);
   REQUIRE(m.dims() == 2);
   const int nranks = size();
   const int C = 1 + m.n_eta;

@@ -5,6 +5,7 @@
 // errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <initializer_list>
@@ -147,7 +148,13 @@ MatrixXd filter2d_transpose_reference(const VectorXd& g, const MatrixXd& Z, Inde
 // One Mlp call per cell on its gathered (2r+1) x (2r+1) neighbourhood and the globals.
 MatrixXd stencil2d_reference(const StencilMlp2d& st, const MatrixXd& X, Index nx, Index ny, const MatrixXd& G) {
   const Index C = st.channels(), r = st.radius(), k = 2 * r + 1, out = st.out_channels();
-  const auto inside = [&](Index q, Index n) { return st.periodic() || (q >= 0 && q < n); };  // else a zero
+  // The cell read for index q (-1: a zero).
+  const auto cell = [&](Index q, Index n) -> Index {
+    if (q >= 0 && q < n) return q;
+    if (st.boundary() == StencilBoundary::zero) return -1;
+    if (st.boundary() == StencilBoundary::replicate) return q < 0 ? 0 : n - 1;
+    return wrap(q, n);
+  };
   MatrixXd Y(out * nx * ny, X.cols());
   VectorXd in(k * k * C + st.globals());
   for (Index b = 0; b < X.cols(); ++b)
@@ -156,8 +163,8 @@ MatrixXd stencil2d_reference(const StencilMlp2d& st, const MatrixXd& X, Index nx
         for (Index qy = 0; qy < k; ++qy)
           for (Index qx = 0; qx < k; ++qx)
             for (Index c = 0; c < C; ++c)
-              in[(qy * k + qx) * C + c] = inside(i + qx - r, nx) && inside(j + qy - r, ny)
-                                              ? X(at(c, wrap(i + qx - r, nx), wrap(j + qy - r, ny), C, nx), b)
+              in[(qy * k + qx) * C + c] = cell(i + qx - r, nx) >= 0 && cell(j + qy - r, ny) >= 0
+                                              ? X(at(c, cell(i + qx - r, nx), cell(j + qy - r, ny), C, nx), b)
                                               : 0.0;
         in.tail(st.globals()) = G.col(b);
         Y.col(b).segment((j * nx + i) * out, out) = st.mlp().forward(in);
@@ -485,23 +492,30 @@ TEST_CASE("StencilMlp2d is one Mlp at every cell on its periodic (2r+1)x(2r+1) n
   CHECK(ei <= 1e-13);
 }
 
-TEST_CASE("StencilMlp2d with zeros beyond the edges is the periodic layer on the grid padded by r zeros",
+TEST_CASE("StencilMlp2d with zeros or edge copies beyond the edges is the periodic layer on the padded grid",
           "[nn2d]") {
   const int r = GENERATE(1, 2);
+  const StencilBoundary boundary = GENERATE(StencilBoundary::zero, StencilBoundary::replicate);
   const int C = 2, G = 1, nx = 6, ny = 5, B = 2;
-  CAPTURE(r);
-  const StencilMlp2d zero(C, r, G, {6, 5}, 2, Activation::tanh, 13, false), wrapped(C, r, G, {6, 5}, 2, Activation::tanh, 13);
-  REQUIRE(!zero.periodic());
+  CAPTURE(r, to_string(boundary));
+  const StencilMlp2d zero(C, r, G, {6, 5}, 2, Activation::tanh, 13, boundary),
+      wrapped(C, r, G, {6, 5}, 2, Activation::tanh, 13);
+  REQUIRE(zero.boundary() == boundary);
   REQUIRE(zero.params() == wrapped.params());
   const MatrixXd X = gaussian(C * nx * ny, B, 1), g = gaussian(G, B, 2);
   StencilTape2d tape;
   const MatrixXd Y = zero.forward(X, nx, ny, g, tape);
-  // The field inside a ring of r zeros on an (nx + 2r) x (ny + 2r) periodic grid: a wrapped stencil of an
-  // inner cell then reaches the ring, never the far side.
+  // The field inside a ring of r cells (zeros, or the nearest edge cell's values) on an (nx + 2r) x (ny + 2r)
+  // periodic grid: a wrapped stencil of an inner cell then reaches the ring, never the far side.
   const Index px = nx + 2 * r, py = ny + 2 * r;
   MatrixXd P = MatrixXd::Zero(C * px * py, B);
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) P.middleRows(at(0, i + r, j + r, C, px), C) = X.middleRows(at(0, i, j, C, nx), C);
+  for (Index j = 0; j < py; ++j)
+    for (Index i = 0; i < px; ++i) {
+      const Index si = std::clamp<Index>(i - r, 0, nx - 1), sj = std::clamp<Index>(j - r, 0, ny - 1);
+      const bool ring = si != i - r || sj != j - r;
+      if (!ring || boundary == StencilBoundary::replicate)
+        P.middleRows(at(0, i, j, C, px), C) = X.middleRows(at(0, si, sj, C, nx), C);
+    }
   StencilTape2d tp;
   const MatrixXd Yp = wrapped.forward(P, px, py, g, tp);
   double e = 0;
@@ -530,14 +544,16 @@ TEST_CASE("StencilMlp2d gradients (parameters, field, globals) match finite diff
   struct Case {
     int C, r, G, nx, ny;
     Activation act;
-    bool periodic;
+    StencilBoundary boundary;
   };
-  const Case c = GENERATE(Case{1, 2, 0, 6, 4, Activation::tanh, true},  // 5 x 5 stencil wider than ny: wraps
-                          Case{2, 1, 2, 5, 4, Activation::leaky_relu, true}, Case{2, 2, 2, 6, 6, Activation::swish, true},
-                          Case{2, 2, 2, 6, 4, Activation::swish, false});  // zeros beyond the edges
-  CAPTURE(c.C, c.r, c.G, c.nx, c.ny, to_string(c.act), c.periodic);
+  const Case c = GENERATE(Case{1, 2, 0, 6, 4, Activation::tanh, StencilBoundary::periodic},  // 5 x 5 wider than ny: wraps
+                          Case{2, 1, 2, 5, 4, Activation::leaky_relu, StencilBoundary::periodic},
+                          Case{2, 2, 2, 6, 6, Activation::swish, StencilBoundary::periodic},
+                          Case{2, 2, 2, 6, 4, Activation::swish, StencilBoundary::zero},
+                          Case{2, 2, 2, 6, 4, Activation::swish, StencilBoundary::replicate});
+  CAPTURE(c.C, c.r, c.G, c.nx, c.ny, to_string(c.act), to_string(c.boundary));
   const int B = 3;
-  StencilMlp2d st(c.C, c.r, c.G, {8, 8}, 2, c.act, 12, c.periodic);
+  StencilMlp2d st(c.C, c.r, c.G, {8, 8}, 2, c.act, 12, c.boundary);
   st.params() += 0.1 * gaussian(st.num_params(), 1, 3);
   MatrixXd X = gaussian(c.C * c.nx * c.ny, B, 4), g = gaussian(c.G, B, 5);
   const MatrixXd dY = gaussian(2 * c.nx * c.ny, B, 6);

@@ -264,16 +264,23 @@ TEST_CASE("The stencil MLP is one Mlp at every cell on its periodic neighbourhoo
   CHECK((Yi - Y).cwiseAbs().maxCoeff() < 1e-13);
 }
 
-TEST_CASE("The stencil MLP with zeros beyond the ends is the periodic one on the grid padded by r zeros",
+TEST_CASE("The stencil MLP with zeros or end copies beyond the ends is the periodic one on the padded grid",
           "[vi][stencil]") {
+  const StencilBoundary boundary = GENERATE(StencilBoundary::zero, StencilBoundary::replicate);
+  CAPTURE(to_string(boundary));
   const int C = 2, r = 2, G = 1, n = 7, B = 3;
-  const StencilMlp zero(C, r, G, {6, 5}, 2, Activation::tanh, 14, false), wrapped(C, r, G, {6, 5}, 2, Activation::tanh, 14);
-  REQUIRE(!zero.periodic());
+  const StencilMlp zero(C, r, G, {6, 5}, 2, Activation::tanh, 14, boundary), wrapped(C, r, G, {6, 5}, 2, Activation::tanh, 14);
+  REQUIRE(zero.boundary() == boundary);
   const MatrixXd X = gaussian(C * n, B, 1), g = gaussian(G, B, 2);
   StencilTape tape;
   const MatrixXd Y = zero.forward(X, g, tape);
-  MatrixXd P = MatrixXd::Zero(C * (n + 2 * r), B);
+  MatrixXd P = MatrixXd::Zero(C * (n + 2 * r), B);  // r zeros or copies of the end cell at each end
   P.middleRows(r * C, C * n) = X;
+  if (boundary == StencilBoundary::replicate)
+    for (int q = 0; q < r; ++q) {
+      P.middleRows(q * C, C) = X.topRows(C);
+      P.middleRows((n + r + q) * C, C) = X.bottomRows(C);
+    }
   StencilTape tp;
   const MatrixXd Yp = wrapped.forward(P, g, tp);
   CHECK((Y - Yp.middleRows(r * 2, 2 * n)).cwiseAbs().maxCoeff() <= 1e-14);
@@ -288,10 +295,10 @@ TEST_CASE("The stencil MLP with zeros beyond the ends is the periodic one on the
 
 TEST_CASE("Stencil MLP gradients (parameters, field, globals) match finite differences", "[vi][stencil]") {
   const int G = GENERATE(0, 2);
-  const bool periodic = GENERATE(true, false);
-  CAPTURE(G, periodic);
+  const StencilBoundary boundary = GENERATE(StencilBoundary::periodic, StencilBoundary::zero, StencilBoundary::replicate);
+  CAPTURE(G, to_string(boundary));
   const int C = 1, r = 2, n = 6, B = 3;
-  StencilMlp st(C, r, G, {8, 8}, 1, Activation::swish, 12, periodic);
+  StencilMlp st(C, r, G, {8, 8}, 1, Activation::swish, 12, boundary);
   st.params() += 0.1 * gaussian(st.num_params(), 1, 3);
   MatrixXd X = gaussian(C * n, B, 4), g = gaussian(G, B, 5);
   const MatrixXd dY = gaussian(n, B, 6);

@@ -334,7 +334,9 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   const bool local = GENERATE(false, true);
   CAPTURE(local);
   vi::MsdeConfig c2 = small_config(2, local);
-  c2.periodic_stencil = !local;  // the local case also stores the non-default boundary
+  // The local case also stores a non-default boundary.
+  const nn::StencilBoundary boundary = local ? nn::StencilBoundary::replicate : nn::StencilBoundary::periodic;
+  c2.stencil_boundary = boundary;
   vi::MsdeModel m0(small_config(0)), m2(c2);
   VectorXd th(m2.num_params());
   Philox(9, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
@@ -352,8 +354,9 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   const auto l = vi::load_msde(path);  // the final stage
   REQUIRE(l.model.n_eta == 2);
   CHECK(l.model.local == local);
-  CHECK(l.model.config.periodic_stencil == !local);
-  CHECK(l.model.macro_drift.periodic() == !local);
+  CHECK(l.model.config.stencil_boundary == boundary);
+  CHECK(l.model.macro_drift.boundary() == boundary);
+  CHECK(l.model.micro_local.boundary() == (local ? boundary : nn::StencilBoundary::periodic));
   VectorXd a(m2.num_params()), b(m2.num_params());
   m2.get_params(a);
   l.model.get_params(b);
@@ -366,7 +369,7 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   const MatrixXd Y = bumps(32, 4, 1, 0.01).u[0];
   CHECK(vi::encode_mean(l.model, Y) == vi::encode_mean(m2, Y));
   CHECK(vi::load_msde(path, 0).model.n_eta == 0);
-  CHECK(vi::load_msde(path, 0).model.config.periodic_stencil);
+  CHECK(vi::load_msde(path, 0).model.config.stencil_boundary == nn::StencilBoundary::periodic);
   CHECK_THROWS_WITH(vi::load_msde(path, 1), Catch::Contains(path) && Catch::Contains("n_eta = 1"));
   // Wrong parameter count.
   const std::string bad = path + ".bad.h5";

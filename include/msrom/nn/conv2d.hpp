@@ -79,8 +79,8 @@
 // ((2r+1)^2 C + G) x (nx ny B), column (j nx + i) + nx ny b, and the Mlp's output (out x nx ny B) is already
 // the output layout (out nx ny) x B. Backward: nn::Mlp::backward, then the gathered input's cotangent is
 // scatter-added onto the stencil cells (dX) and summed over the cells (dG). Beyond the grid's edges the indices
-// wrap (periodic = true, the paper's) or the neighbours are zeros (periodic = false: walls, outflow), as in
-// nn::StencilMlp. Parameters: the Mlp's.
+// wrap (the paper's), or are zeros or copies of the edge cell (walls, outflow): nn::StencilBoundary, as
+// in nn::StencilMlp. Parameters: the Mlp's.
 #include <Eigen/Core>
 
 #include <cstdint>
@@ -88,6 +88,7 @@
 
 #include "msrom/nn/filter.hpp"
 #include "msrom/nn/mlp.hpp"
+#include "msrom/nn/stencil_mlp.hpp"
 
 namespace msrom::nn {
 
@@ -262,12 +263,12 @@ class StencilMlp2d {
   // widths of the Mlp: {(2 radius + 1)^2 channels + globals, hidden..., out_channels}. InputError for
   // radius < 0 or non-positive channel counts.
   StencilMlp2d(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-               Activation activation, std::uint64_t seed, bool periodic = true);
+               Activation activation, std::uint64_t seed, StencilBoundary boundary = StencilBoundary::periodic);
 
   int channels() const { return channels_; }
   int radius() const { return radius_; }
   int globals() const { return globals_; }
-  bool periodic() const { return periodic_; }
+  StencilBoundary boundary() const { return boundary_; }
   int out_channels() const { return net_.output_dim(); }
   const Mlp& mlp() const { return net_; }
   Mlp& mlp() { return net_; }
@@ -290,7 +291,7 @@ class StencilMlp2d {
 
  private:
   int channels_ = 1, radius_ = 0, globals_ = 0;
-  bool periodic_ = true;
+  StencilBoundary boundary_ = StencilBoundary::periodic;
   Mlp net_;
   void gather(const Eigen::Ref<const Eigen::MatrixXd>& X, Eigen::Index nx, Eigen::Index ny,
               const Eigen::Ref<const Eigen::MatrixXd>& G, Eigen::VectorXd& in) const;

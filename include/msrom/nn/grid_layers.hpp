@@ -105,14 +105,15 @@ struct GridStencilTape {
 class GridStencilMlp {
  public:
   GridStencilMlp() = default;
-  // periodic = false: zeros beyond the grid's edges (nn::StencilMlp).
+  // boundary: what the stencils read beyond the grid's edges (nn::StencilMlp).
   GridStencilMlp(const Grid& grid, int channels, int radius, int globals, const std::vector<int>& hidden,
-                 int out_channels, Activation activation, std::uint64_t seed, bool periodic = true);
+                 int out_channels, Activation activation, std::uint64_t seed,
+                 StencilBoundary boundary = StencilBoundary::periodic);
   const Grid& grid() const { return grid_; }
   int channels() const { return grid_.dims == 1 ? s1_.channels() : s2_.channels(); }
   int radius() const { return grid_.dims == 1 ? s1_.radius() : s2_.radius(); }
   int globals() const { return grid_.dims == 1 ? s1_.globals() : s2_.globals(); }
-  bool periodic() const { return grid_.dims == 1 ? s1_.periodic() : s2_.periodic(); }
+  StencilBoundary boundary() const { return grid_.dims == 1 ? s1_.boundary() : s2_.boundary(); }
   // Network inputs from the stencil (before the globals): (2r+1)^dims channels.
   int stencil_inputs() const;
   const Mlp& mlp() const { return grid_.dims == 1 ? s1_.mlp() : s2_.mlp(); }

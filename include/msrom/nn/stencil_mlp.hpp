@@ -16,19 +16,25 @@
 //   dX[:, (j + q - r) mod n] += dI[q C .. q C + C - 1, j + n b]   (scatter-add over the stencil),
 //   dG[:, b] = sum_j dI[tail, j + n b].
 //
-// Beyond the grid's ends: the indices wrap (periodic = true, the paper's), or the neighbours there are zeros
-// (periodic = false: a field with walls or outflow, whose far end is not its neighbour); the zeros take no
-// cotangent.
+// Beyond the grid's ends (StencilBoundary): the indices wrap (periodic, the paper's); or, for a field with walls
+// or outflow whose far end is not its neighbour, the neighbours there are zeros (zero; they take no cotangent)
+// or copies of the end cell (replicate: index clamped to 0..n-1, its cotangent goes to the end cell).
 //
 // Parameters: the Mlp's flat vector (params() is mlp().params()).
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "msrom/nn/mlp.hpp"
 
 namespace msrom::nn {
+
+enum class StencilBoundary { periodic, zero, replicate };
+std::string to_string(StencilBoundary b);
+// InputError naming the value unless periodic, zero or replicate.
+StencilBoundary stencil_boundary_from_string(const std::string& name);
 
 class StencilTape {
  public:
@@ -51,12 +57,12 @@ class StencilMlp {
   // widths of the Mlp: {(2 radius + 1) channels + globals, hidden..., out_channels}. InputError for
   // radius < 0 or non-positive channel counts.
   StencilMlp(int channels, int radius, int globals, const std::vector<int>& hidden, int out_channels,
-             Activation activation, std::uint64_t seed, bool periodic = true);
+             Activation activation, std::uint64_t seed, StencilBoundary boundary = StencilBoundary::periodic);
 
   int channels() const { return channels_; }
   int radius() const { return radius_; }
   int globals() const { return globals_; }
-  bool periodic() const { return periodic_; }
+  StencilBoundary boundary() const { return boundary_; }
   int out_channels() const { return net_.output_dim(); }
   const Mlp& mlp() const { return net_; }
   Mlp& mlp() { return net_; }
@@ -77,7 +83,7 @@ class StencilMlp {
 
  private:
   int channels_ = 1, radius_ = 0, globals_ = 0;
-  bool periodic_ = true;
+  StencilBoundary boundary_ = StencilBoundary::periodic;
   Mlp net_;
   Eigen::Index gather(const Eigen::Ref<const Eigen::MatrixXd>& X, const Eigen::Ref<const Eigen::MatrixXd>& G,
                       Eigen::VectorXd& in) const;

@@ -15,8 +15,9 @@
 // The stochastic Heun step (Integrator::heun, vi/predict.hpp) is that step as a predictor x~, a second ghost
 // exchange and drift at x~, then x + h/2 (f(x) + f(x~)) + sqrt(h) g_c xi with the same xi.
 //
-// The mesh is periodic, or (a model with periodic_stencil = false) has zeros beyond its edges: the DMDA's
-// DM_BOUNDARY_GHOSTED ghost cells, never written.
+// The mesh is periodic, or (the model's stencil_boundary zero or replicate) has zeros or copies of the edge
+// cells beyond its edges: the DMDA's DM_BOUNDARY_GHOSTED ghost cells, never written (zero), or the edge cell
+// read in their place (replicate).
 //
 // The stencil is the (2r+1)^dims neighbourhood in the stencil MLPs' input order (nn/grid_layers.hpp). f_0 is
 // the macro stencil MLP, f_1..f_{n_eta} the micro one, both by nn::Mlp's inference kernels over the owned
@@ -91,6 +92,7 @@ class DistributedRollout {
   MPI_Comm comm_;
   nn::Grid mesh_;
   long cells_ = 0, xs_ = 0, xm_ = 0, gxs_ = 0, gxm_ = 0, ys_ = 0, ym_ = 1, gys_ = 0;
+  bool replicate_ = false;
   int samples_ = 1, channels_ = 1, radius_ = 0, px_ = 1, py_ = 1;
   DM da_ = nullptr;
   Vec x_ = nullptr, local_ = nullptr;

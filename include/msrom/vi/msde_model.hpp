@@ -11,7 +11,7 @@
 //
 //   dz = f_theta(z) dt + diag(g) dbeta,   g = softplus(rho_g)                  (the prior SDE)
 //   f_zeta(z)_j = NN_macro(zeta_{j-r..j+r}, eta)   stencil-shared MLP, r = 2, periodic (nn::StencilMlp;
-//                                                  or zeros beyond the edges: periodic_stencil = false)
+//                                                  or zeros / edge copies beyond the edges: stencil_boundary)
 //   f_eta(z)    = NN_micro(zeta, eta)              MLP [n_zeta + n_eta] -> n_eta
 //
 // Encoder (amortized, applied to every snapshot of a window):
@@ -94,9 +94,10 @@ struct MsdeConfig {
   GpConfig gp;
   std::uint64_t seed = 1;
   bool local_eta = false;  // eta: n_eta global variables (the paper), or n_eta channels per coarse cell
-  bool periodic_stencil = true;  // the drifts' stencils wrap around the coarse grid (the paper), or see zeros
-                                 // beyond its edges (fields with walls or outflow; the filter and the CNNs
-                                 // stay circular)
+  // What the drifts' stencils read beyond the coarse grid's edges: the wrapped-around cells (periodic, the
+  // paper's), zeros, or copies of the edge cell (replicate); the last two for fields with walls or outflow.
+  // The filter and the CNNs stay circular.
+  nn::StencilBoundary stencil_boundary = nn::StencilBoundary::periodic;
 };
 
 // What a training pass of the drift, or of the eta readout / eta decoder input, keeps for its backward pass.
