@@ -62,7 +62,6 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   // A periodic stencil wraps around the mesh (the DMDA's periodic ghosts). The others read ghost cells beyond
   // its edges, which DMGlobalToLocal never writes (DM_BOUNDARY_GHOSTED): zero leaves them the local vector's
   // zeros, replicate reads the edge cell instead (compute_drift clamps the index).
-  replicate_ = model.macro_drift.boundary() == nn::StencilBoundary::replicate;
   const DMBoundaryType boundary =
       model.macro_drift.boundary() == nn::StencilBoundary::periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   if (mesh.nx < 2L * radius_ + 1 || (mesh.dims == 2 && mesh.ny < 2L * radius_ + 1))
@@ -137,8 +136,9 @@ void DistributedRollout::compute_drift() {
   const long S = samples_, C = channels_, cols = owned_cells() * S, w = 2L * radius_ + 1;
   const long ry = mesh_.dims == 2 ? radius_ : 0;
   // The ghosted array's index of the global cell index g along x or y (replicate: g clamped onto the mesh).
-  const auto lx = [&](long g) { return (replicate_ ? std::clamp(g, 0L, mesh_.nx - 1) : g) - gxs_; };
-  const auto ly = [&](long g) { return (replicate_ ? std::clamp(g, 0L, mesh_.ny - 1) : g) - gys_; };
+  const bool replicate = model_.macro_drift.boundary() == nn::StencilBoundary::replicate;
+  const auto lx = [&](long g) { return (replicate ? std::clamp(g, 0L, mesh_.nx - 1) : g) - gxs_; };
+  const auto ly = [&](long g) { return (replicate ? std::clamp(g, 0L, mesh_.ny - 1) : g) - gys_; };
   for (long b0 = 0; b0 < cols; b0 += kColumnBlock) {
     const long nb = std::min(kColumnBlock, cols - b0);
     for (long b = 0; b < nb; ++b) {

@@ -92,7 +92,6 @@ class DistributedRollout {
   MPI_Comm comm_;
   nn::Grid mesh_;
   long cells_ = 0, xs_ = 0, xm_ = 0, gxs_ = 0, gxm_ = 0, ys_ = 0, ym_ = 1, gys_ = 0;
-  bool replicate_ = false;
   int samples_ = 1, channels_ = 1, radius_ = 0, px_ = 1, py_ = 1;
   DM da_ = nullptr;
   Vec x_ = nullptr, local_ = nullptr;
