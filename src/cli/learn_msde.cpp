@@ -30,7 +30,8 @@
 //              first parameters); the validation loss and the selection score theta_avg, and each stage stores
 //              it: the rollout eps of neighbouring checkpoints scatters far more than the ELBO moves (docs/vi.md
 //              sections 14-16), and an average of the iterates is the usual cure. In the checkpoint too.
-//   checkpoint: every -msde_checkpoint_every steps and on SIGTERM/SIGUSR1 (then exit 3) to
+//   checkpoint: every -msde_checkpoint_every steps of a stage, at the start of every later stage (with that
+//              option), and on SIGTERM/SIGUSR1 (then exit 3) to
 //              -msde_checkpoint (default OUTPUT.ckpt): finished stages, the current parameters, Adam's
 //              moments and step count, the history; -restart continues bit for bit (same options, any
 //              rank count: the training is rank-count independent).
@@ -533,6 +534,11 @@ int learn_msde(Session& session) {
         }
       }
     };
+    // The cadence counts a stage's own steps, and the training loop never checkpoints a stage's last step, so
+    // a stage shorter than the cadence (the 400-step middle stages under -msde_checkpoint_every 500) would
+    // never be saved: a run killed outright there (no SIGTERM first) would restart from an earlier stage.
+    // With a cadence, every later stage therefore starts with a checkpoint; a restart from it is the same run.
+    if (ck_every > 0 && si > 0 && o.start == 0) write_checkpoint(si, 0, *model, adam, best, avg);
     const double t0 = MPI_Wtime();
     o.on_step = [&](int it, const vi::TrainOptions::Report& r) {
       // Every rank holds the same reduced loss, so every rank stops here together.

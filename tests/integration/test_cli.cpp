@@ -1075,6 +1075,30 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
     }
     std::remove(out.c_str());
   }
+  // A stage shorter than the cadence: every stage after the first starts with a checkpoint, so a run killed
+  // outright early in stage 1 (SIGKILL: no handler runs) continues from there, bit for bit.
+  const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
+                           " -msde_iterations 30,400 -msde_checkpoint_every 1000 -output ";
+  REQUIRE(run(base + dir + "/ref2.h5").code == 0);
+  const std::string cmd = clean_env() + "sh -c '" + kExe + " " + base + out + " > /dev/null 2>&1 & p=$!; " +
+                          "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; " +
+                          "kill -KILL $p; wait $p; exit $?'";
+  const int rc = std::system(cmd.c_str());
+  CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 137);
+  REQUIRE(exists(out + ".ckpt"));
+  {
+    const auto ck = msrom::h5::File::open(out + ".ckpt");
+    CHECK(ck.read_double_attribute("/checkpoint", "stage") == 1);
+    CHECK(ck.read_double_attribute("/checkpoint", "next_iteration") == 0);
+  }
+  const auto r = run(base + out + " -restart");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.err.find("continuing from") != std::string::npos);
+  const auto a = msrom::h5::File::open(dir + "/ref2.h5"), b = msrom::h5::File::open(out);
+  for (const char* g : {"/msde/eta_0", "/msde/eta_1"})
+    for (const char* d : {"/params", "/history/loss", "/history/validation"})
+      CHECK(a.read(std::string(g) + d) == b.read(std::string(g) + d));
 }
 
 TEST_CASE("learn-msde -msde_init: a schedule run in two parts equals the one run bit for bit", "[integration][msde][init]") {
