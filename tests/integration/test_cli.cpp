@@ -1043,19 +1043,22 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
   const std::string plain = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
                             " -msde_iterations 400 -msde_val_every 100 -msde_checkpoint_every 25";
   const std::string out = dir + "/model.h5";
-  // In the background; once the first periodic checkpoint exists, SIGTERM (one rank) or SIGUSR1 through
-  // mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec itself). Once more with -msde_ema,
-  // whose running average the checkpoint carries.
+  // Runs `launcher msrom args` in the background, sends `sig` once the first checkpoint exists, and returns
+  // the exit code.
+  auto signalled_at_checkpoint = [&](const std::string& launcher, const std::string& args, const std::string& sig) {
+    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
+                            "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -" + sig + " $p; " +
+                            "wait $p; exit $?'";
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  // SIGTERM (one rank) or SIGUSR1 through mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec
+  // itself). Once more with -msde_ema, whose running average the checkpoint carries.
   for (const auto& [np, extra] : {std::pair<int, std::string>{0, ""}, {2, ""}, {0, " -msde_ema 0.99"}}) {
     const std::string base = plain + extra + " -output ";
     if (np == 0) REQUIRE(run(base + dir + "/ref.h5").code == 0);
     const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n 2 --oversubscribe " : "";
-    const std::string sig = np > 0 ? "USR1" : "TERM";
-    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + base + out + " > /dev/null 2>&1 & p=$!; " +
-                            "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -" + sig + " $p; " +
-                            "wait $p; exit $?'";
-    const int rc = std::system(cmd.c_str());
-    CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 3);
+    CHECK(signalled_at_checkpoint(launcher, base + out, np > 0 ? "USR1" : "TERM") == 3);
     CHECK(exists(out + ".ckpt"));
     CHECK_FALSE(exists(out));
     // Other options: the checkpoint is refused and kept.
@@ -1080,11 +1083,7 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
   const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
                            " -msde_iterations 30,400 -msde_checkpoint_every 1000 -output ";
   REQUIRE(run(base + dir + "/ref2.h5").code == 0);
-  const std::string cmd = clean_env() + "sh -c '" + kExe + " " + base + out + " > /dev/null 2>&1 & p=$!; " +
-                          "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; " +
-                          "kill -KILL $p; wait $p; exit $?'";
-  const int rc = std::system(cmd.c_str());
-  CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 137);
+  CHECK(signalled_at_checkpoint("", base + out, "KILL") == 137);
   REQUIRE(exists(out + ".ckpt"));
   {
     const auto ck = msrom::h5::File::open(out + ".ckpt");
