@@ -65,4 +65,18 @@ inline Result run(const std::string& args, int np = 0) {
   return r;
 }
 
+// Runs `msrom <args>` in the background (under mpiexec -n np when np > 0), waits until the file `ready`
+// exists (the run has started, so its signal handlers are in place: a fixed sleep is not enough on a slow or
+// sanitizer build, or a checkpoint has been written), then `delay` seconds more, sends `sig` and returns the
+// exit code (128 + the signal's number when it killed the process).
+inline int interrupted(const std::string& args, const std::string& ready, const char* sig, const char* delay = "0",
+                       int np = 0) {
+  const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
+  const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
+                          "while [ ! -e " + ready + " ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; sleep " +
+                          delay + "; kill -" + sig + " $p; wait $p; exit $?'";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 }  // namespace msrom::it

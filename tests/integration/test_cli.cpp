@@ -22,7 +22,7 @@
 
 namespace {
 
-using msrom::it::clean_env;
+using msrom::it::interrupted;
 using msrom::it::kExe;
 using msrom::it::kInputs;
 using msrom::it::run;
@@ -322,19 +322,6 @@ TEST_CASE("ensemble: a signal checkpoints and stops; -restart finishes bit for b
     CHECK_FALSE(exists(out + ".ckpt"));  // removed when the run completes
     CHECK_FALSE(exists(out + ".part"));
   };
-  // Runs `msrom <args>` in the background, waits until the file `ready` exists (the run has started, so its
-  // signal handlers are in place: a fixed sleep is not enough on a slow or sanitizer build), then `delay`
-  // seconds more, sends `sig` and returns the exit code.
-  auto interrupted = [&](const std::string& args, const std::string& ready, const char* sig, const char* delay,
-                         int np = 0) {
-    const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
-    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
-                            "while [ ! -e " + ready + " ] && kill -0 $p 2>/dev/null; do sleep 0.02; done; sleep " +
-                            delay + "; kill -" + sig + " $p; wait $p; exit $?'";
-    const int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
-
   SECTION("SIGTERM, one rank") {
     const std::string out = scratch() + "/ens_term.h5";
     CHECK(interrupted(base + "-output " + out, out + ".part", "TERM", "0.3") == 3);
@@ -1043,22 +1030,12 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
   const std::string plain = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
                             " -msde_iterations 400 -msde_val_every 100 -msde_checkpoint_every 25";
   const std::string out = dir + "/model.h5";
-  // Runs `launcher msrom args` in the background, sends `sig` once the first checkpoint exists, and returns
-  // the exit code.
-  auto signalled_at_checkpoint = [&](const std::string& launcher, const std::string& args, const std::string& sig) {
-    const std::string cmd = clean_env() + "sh -c '" + launcher + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
-                            "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -" + sig + " $p; " +
-                            "wait $p; exit $?'";
-    const int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
-  // SIGTERM (one rank) or SIGUSR1 through mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec
+  // Once the first checkpoint exists: SIGTERM (one rank) or SIGUSR1 through mpiexec (two ranks: mpiexec forwards USR1; a TERM would end mpiexec
   // itself). Once more with -msde_ema, whose running average the checkpoint carries.
   for (const auto& [np, extra] : {std::pair<int, std::string>{0, ""}, {2, ""}, {0, " -msde_ema 0.99"}}) {
     const std::string base = plain + extra + " -output ";
     if (np == 0) REQUIRE(run(base + dir + "/ref.h5").code == 0);
-    const std::string launcher = np > 0 ? std::string(MSROM_MPIEXEC) + " -n 2 --oversubscribe " : "";
-    CHECK(signalled_at_checkpoint(launcher, base + out, np > 0 ? "USR1" : "TERM") == 3);
+    CHECK(interrupted(base + out, out + ".ckpt", np > 0 ? "USR1" : "TERM", "0", np) == 3);
     CHECK(exists(out + ".ckpt"));
     CHECK_FALSE(exists(out));
     // Other options: the checkpoint is refused and kept.
@@ -1083,7 +1060,7 @@ TEST_CASE("learn-msde: a signal checkpoints and stops; -restart finishes bit for
   const std::string base = "learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data +
                            " -msde_iterations 30,400 -msde_checkpoint_every 1000 -output ";
   REQUIRE(run(base + dir + "/ref2.h5").code == 0);
-  CHECK(signalled_at_checkpoint("", base + out, "KILL") == 137);
+  CHECK(interrupted(base + out, out + ".ckpt", "KILL") == 137);
   REQUIRE(exists(out + ".ckpt"));
   {
     const auto ck = msrom::h5::File::open(out + ".ckpt");
@@ -1526,11 +1503,7 @@ TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with th
   // Interrupted after the kept step (the first checkpoint is at step 330) and continued: the kept parameters
   // come from the checkpoint, bit for bit.
   const std::string out = dir + "/model.h5", args = base + out + " -msde_checkpoint_every 330";
-  const std::string cmd = clean_env() + "sh -c '" + kExe + " " + args + " > /dev/null 2>&1 & p=$!; " +
-                          "while [ ! -e " + out + ".ckpt ] && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -TERM $p; " +
-                          "wait $p; exit $?'";
-  const int rc = std::system(cmd.c_str());
-  CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 3);
+  CHECK(interrupted(args, out + ".ckpt", "TERM") == 3);
   r = run(args + " -restart");
   INFO(r.err);
   REQUIRE(r.code == 0);
