@@ -44,22 +44,28 @@ void Elbo::set_shooting(const ShootingOptions& s) {
 // Z_0 = mu's columns i = 0, stride, 2 stride, ... (i + K <= B - 1; N of them); Heun steps
 // Z <- Z + h/2 (f(Z) + f(Z + h f(Z))), h = w / substeps; after k intervals Z is scored against mu's columns
 // i + k (elbo.hpp).
-double Elbo::shooting_forward(const MsdeModel& model, double w) {
+double Elbo::shooting_forward(const MsdeModel& model, const Eigen::Ref<const VectorXd>& t, double w) {
   const Index B = mu_.cols(), K = std::min<Index>(shoot_.horizon, B - 1), S = shoot_.substeps;
   const Index N = (B - 1 - K) / shoot_.stride + 1;
   const double h = w / double(S);
   shoot_tapes_.resize(static_cast<std::size_t>(2 * K * S));
   shoot_z_.resize(static_cast<std::size_t>(K * S + 1));
   shoot_z_[0].resize(mu_.rows(), N);
-  for (Index n = 0; n < N; ++n) shoot_z_[0].col(n) = mu_.col(n * shoot_.stride);
+  shoot_t_.resize(N);
+  for (Index n = 0; n < N; ++n) {
+    shoot_z_[0].col(n) = mu_.col(n * shoot_.stride);
+    shoot_t_[n] = t[n * shoot_.stride];
+  }
   double total = 0;
   for (Index j = 0; j < K * S; ++j) {
     const MatrixXd& Z = shoot_z_[static_cast<std::size_t>(j)];
     shoot_f1_.resize(Z.rows(), N);
     shoot_f2_.resize(Z.rows(), N);
-    model.drift_forward(Z, shoot_f1_, shoot_tapes_[static_cast<std::size_t>(2 * j)]);
+    const VectorXd tj = shoot_t_.array() + double(j) * h;  // the starts' times after j steps (drift_time)
+    model.drift_forward(Z, shoot_f1_, shoot_tapes_[static_cast<std::size_t>(2 * j)], tj);
     shoot_p_ = Z + h * shoot_f1_;
-    model.drift_forward(shoot_p_, shoot_f2_, shoot_tapes_[static_cast<std::size_t>(2 * j + 1)]);
+    model.drift_forward(shoot_p_, shoot_f2_, shoot_tapes_[static_cast<std::size_t>(2 * j + 1)],
+                        (tj.array() + h).matrix());
     shoot_z_[static_cast<std::size_t>(j + 1)] = Z + (0.5 * h) * (shoot_f1_ + shoot_f2_);
     if ((j + 1) % S == 0) {
       const Index k = (j + 1) / S;
@@ -208,11 +214,11 @@ ElboTerms Elbo::run(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y,
   g_ = model.diffusion();
   Sigma_ = g_.cwiseAbs2();
   f_.resize(D, B);
-  model.drift_forward(z_, f_, drift_tape_);
+  model.drift_forward(z_, f_, drift_tape_, t);
   A_ = 0.5 * (S_.array().inverse().colwise() * Sigma_.array() - dlS_.array());
   r_ = dm_ - f_ - A_.cwiseProduct(sq_).cwiseProduct(eps);
   terms.drift_residual = 0.5 * w * (r_.array().square().colwise() / Sigma_.array()).sum();
-  terms.shooting = shoot_.horizon > 0 ? shooting_forward(model, w) : 0.0;
+  terms.shooting = shoot_.horizon > 0 ? shooting_forward(model, t, w) : 0.0;
   terms.elbo = terms.log_likelihood - beta * (terms.drift_residual + terms.shooting);
   if (!grad) return terms;
 

@@ -88,6 +88,7 @@ void save_msde(h5::OutputFile& out, const MsdeModel& model, const Normalisation&
   out.attribute(g, "stencil_boundary", nn::to_string(c.stencil_boundary));
   out.attribute(g, "fine_ny", double(c.fine_ny));
   out.attribute(g, "fields", double(c.fields));
+  out.attribute(g, "drift_time", double(c.drift_time ? 1 : 0));
   out.attribute(g, "norm_mean", norm.mean);
   out.attribute(g, "norm_scale", norm.scale);
   std::vector<std::string> names;
@@ -188,6 +189,11 @@ LoadedMsde load_msde(const h5::File& f, int n_eta, const std::string& option) {
     if (!(v >= 1 && v <= 64) || v != std::floor(v)) throw InputError(who + "attribute fields of " + g + " is " + std::to_string(v));
     c.fields = static_cast<int>(v);
   }
+  if (f.has_attribute(g, "drift_time")) {  // files before the option hold autonomous drifts
+    const double v = number("drift_time");
+    if (v != 0 && v != 1) throw InputError(who + "attribute drift_time of " + g + " is " + std::to_string(v));
+    c.drift_time = v == 1;
+  }
   if (c.n_y < 1 || c.n_y > 100000000 || c.n_zeta < 1 || c.n_eta < 0 || c.stencil_radius < 0 || c.cnn_kernel < 1 ||
       c.cnn_kernel % 2 == 0 || c.cnn_stride < 1 || !(c.gp.lengthscale > 0) || !(c.gp.nugget > 0))
     throw InputError(who + g + ": invalid model sizes");
@@ -266,7 +272,7 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
                     a.macro_hidden == b.macro_hidden && a.micro_hidden == b.micro_hidden &&
                     a.activation == b.activation && a.cnn_kernel == b.cnn_kernel && a.cnn_channels == b.cnn_channels &&
                     a.cnn_stride == b.cnn_stride && a.gp.warp_hidden == b.gp.warp_hidden &&
-                    a.local_eta == b.local_eta;
+                    a.local_eta == b.local_eta && a.drift_time == b.drift_time;
   if (!same || next.n_eta < prev.n_eta)
     throw InputError("vi::init_from_previous_stage: the stages differ in more than n_eta (or n_eta decreases)");
   const int je = prev.n_eta;
@@ -292,7 +298,7 @@ void init_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   next.encoder_linear.bias(0).head(je) = prev.encoder_linear.bias(0);
   next.decoder_linear.weight(0).leftCols(je) = prev.decoder_linear.weight(0);
   next.decoder_linear.bias(0) = prev.decoder_linear.bias(0);
-  copy_mlp(next.micro_drift, prev.micro_drift, 0, 0, je);
+  copy_mlp(next.micro_drift, prev.micro_drift, 0, 0, je);  // (drift_time: t is input 0, it keeps its place)
 }
 
 }  // namespace msrom::vi

@@ -58,6 +58,8 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
   if (fields < 1 || n_y < 1 || n_zeta < 1 || n_eta < 0 || c.fine_ny < 1 || n_y % fields != 0 || n_zeta % fields != 0)
     throw InputError(where(c) + ": n_y and n_zeta must be positive multiples of the " + std::to_string(fields) +
                      " field components");
+  if (c.drift_time && c.local_eta)
+    throw InputError(where(c) + ": a drift of time (drift_time) is for the global eta only");
   const int points = n_y / fields, ncells = n_zeta / fields;  // of one component
   if (points % ncells != 0 || points % c.fine_ny != 0)
     throw InputError(where(c) + ": n_zeta must divide n_y, and both be positive");
@@ -97,7 +99,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
       decoder_cell = nn::GridConvTranspose(coarse, n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
     } else {
       encoder_linear = nn::Mlp({flat, n_eta}, nn::Activation::identity, component_seed(c.seed, 1));
-      std::vector<int> micro{D};
+      std::vector<int> micro{D + (c.drift_time ? 1 : 0)};
       micro.insert(micro.end(), c.micro_hidden.begin(), c.micro_hidden.end());
       micro.push_back(n_eta);
       micro_drift = nn::Mlp(micro, c.activation, component_seed(c.seed, 2));
@@ -259,9 +261,13 @@ VectorXd MsdeModel::diffusion() const {
   return per_component(diffusion_rho).unaryExpr([](double x) { return softplus(x); });
 }
 
-void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<MatrixXd> F, DriftTape& t) const {
+void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<MatrixXd> F, DriftTape& t,
+                              const Eigen::Ref<const VectorXd>& time) const {
   const int nz = n_zeta, er = eta_rows(), C = fields, n = cells();
   const Index B = Z.cols();
+  if (config.drift_time && time.size() != B)
+    throw std::invalid_argument("vi::MsdeModel::drift_forward: a drift of time needs the " + std::to_string(B) +
+                                " columns' times, got " + std::to_string(time.size()));
   if (!local) {
     if (C == 1) {
       F.topRows(nz) = macro_drift.forward(Z.topRows(nz), Z.bottomRows(er), t.macro);
@@ -269,7 +275,14 @@ void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<Ma
       to_channel_fastest(Z.topRows(nz), C, n, t.x);
       to_channel_slowest(macro_drift.forward(t.x, Z.bottomRows(er), t.macro), C, n, F.topRows(nz));
     }
-    if (n_eta > 0) F.bottomRows(er) = micro_drift.forward(Z, t.micro);
+    if (n_eta > 0 && config.drift_time) {
+      t.xt.resize(Z.rows() + 1, B);
+      t.xt.row(0) = time.transpose();
+      t.xt.bottomRows(Z.rows()) = Z;
+      F.bottomRows(er) = micro_drift.forward(t.xt, t.micro);
+    } else if (n_eta > 0) {
+      F.bottomRows(er) = micro_drift.forward(Z, t.micro);
+    }
     return;
   }
   to_channel_fastest(Z, C + n_eta, n, t.x);
@@ -299,7 +312,7 @@ void MsdeModel::drift_backward(DriftTape& t, const Eigen::Ref<const MatrixXd>& g
       gZ.bottomRows(er) += t.geta;
       const auto& su = segment("drift/micro");
       micro_drift.backward(t.micro, gF.bottomRows(er), grad.segment(su.offset, su.size), &t.gmicro, ws);
-      gZ += t.gmicro;
+      gZ += t.gmicro.bottomRows(gZ.rows());  // drift_time: row 0 is the time's (not a parameter)
     }
     return;
   }

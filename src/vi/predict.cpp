@@ -53,10 +53,10 @@ MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Y
   return mu;
 }
 
-MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z) {
+MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const MatrixXd>& Z, double time) {
   MatrixXd f(model.latent_dim(), Z.cols());
   DriftTape t;
-  model.drift_forward(Z, f, t);
+  model.drift_forward(Z, f, t, VectorXd::Constant(model.config.drift_time ? Z.cols() : 0, time));
   return f;
 }
 
@@ -87,21 +87,22 @@ Integrator integrator_from_string(const std::string& name, const std::string& op
 
 const char* to_string(Integrator i) { return i == Integrator::heun ? "heun" : "em"; }
 
-void sde_solve(const std::function<void(const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z, double h,
-               long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0, Integrator scheme,
-               const std::function<void(long, const MatrixXd&)>& observe) {
+void sde_solve(const std::function<void(double, const MatrixXd&, MatrixXd&)>& f, const VectorXd& g, MatrixXd& Z,
+               double t0, double h, long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
+               Integrator scheme, const std::function<void(long, const MatrixXd&)>& observe) {
   if (g.size() != Z.rows()) throw std::invalid_argument("vi::sde_solve: g and Z differ in dimension");
   const Philox rng(seed, member, Purpose::dynamics_noise);
   MatrixXd F(Z.rows(), Z.cols()), N(Z.rows(), Z.cols()), Zp, F1;
   const VectorXd gs = g * std::sqrt(h);
   for (long n = 0; n < steps; ++n) {
-    f(Z, F);
+    const double tn = t0 + double(n) * h;
+    f(tn, Z, F);
     rng.normals(counter0 + static_cast<std::uint64_t>(n), N.data(), static_cast<std::size_t>(N.size()));
     if (scheme == Integrator::heun) {
       N.array().colwise() *= gs.array();
       Zp = Z + h * F + N;
       F1.resize(Z.rows(), Z.cols());
-      f(Zp, F1);
+      f(tn + h, Zp, F1);
       Z += (0.5 * h) * (F + F1) + N;
     } else {
       Z += h * F + gs.asDiagonal() * N;
@@ -141,7 +142,7 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
     throw InputError("vi::rollout: a global model's member runs on one rank");
   }
   const VectorXd g = o.noise_scale * model.diffusion();
-  auto f = [&](const MatrixXd& z, MatrixXd& out) { out = drift(model, z); };
+  auto f = [&](double time, const MatrixXd& z, MatrixXd& out) { out = drift(model, z, time); };
   std::uint64_t counter = 1;
   for (Index n = 1; n < nt; ++n) {
     const double h = (t[n] - t[n - 1]) / o.substeps;
@@ -149,7 +150,7 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
       split->advance(h, o.substeps, o.seed, member, counter, o.integrator);
       Z = split->gather();
     } else {
-      sde_solve(f, g, Z, h, o.substeps, o.seed, member, counter, o.integrator);
+      sde_solve(f, g, Z, t[n - 1], h, o.substeps, o.seed, member, counter, o.integrator);
     }
     counter += static_cast<std::uint64_t>(o.substeps);
     if (!Z.allFinite()) return n;  // diverged

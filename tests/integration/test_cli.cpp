@@ -1246,6 +1246,21 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   const auto g = run(learn + dir + "/c.h5 -msde_eta_schedule 1,2 -msde_init " + dir + "/a.h5 -msde_eta_field global");
   CHECK(g.code == 2);
   CHECK(g.err.find("-msde_init") != std::string::npos);
+  // A drift of time is for the global eta only; the global one is stored as such and rolled out.
+  const auto lt = run(learn + dir + "/t.h5 -msde_drift_time");
+  CHECK(lt.code == 2);
+  CHECK(lines(lt.err) == 1);
+  CHECK(lt.err.find("-msde_drift_time") != std::string::npos);
+  CHECK(!exists(dir + "/t.h5"));
+  r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -msde_drift_time -output " + dir +
+          "/gt.h5");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(msrom::h5::File::open(dir + "/gt.h5").read_double_attribute("/msde/eta_1", "drift_time") == 1.0);
+  CHECK(msrom::h5::File::open(dir + "/g.h5").read_double_attribute("/msde/eta_1", "drift_time") == 0.0);
+  r = run("ensemble -model " + dir + "/gt.h5 -data " + data + " -output " + dir + "/rollt.h5");
+  INFO(r.err);
+  CHECK(r.code == 0);
 }
 
 // learn-msde on a 2-D ci data set (-> 8 x 8 coarse cells, 5 x 5 CNN kernels, n_eta 0 then 2, 20 + 20 steps) on

@@ -201,7 +201,7 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
       d.set_state(z);
       CHECK(d.gather() == z);
       const MatrixXd f = d.drift();
-      const MatrixXd ref = vi::drift(m, z);
+      const MatrixXd ref = vi::drift(m, z, 0.0);
       for (int s = 0; s < 3; ++s)
         for (long j = 0; j < d.owned_cells(); ++j)
           for (int c = 0; c < C; ++c)
@@ -265,7 +265,7 @@ TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the seri
     d.set_state(z);
     CHECK(d.gather() == z);
     const MatrixXd f = d.drift();
-    const MatrixXd ref = vi::drift(m, z);
+    const MatrixXd ref = vi::drift(m, z, 0.0);
     long owned = d.owned_cells(), total = 0;
     MPI_Allreduce(&owned, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
     CHECK(total == N);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iomanip>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "msrom/core/errors.hpp"
@@ -139,10 +140,14 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
 TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
   // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells;
   // each on a 1-D and on a 2-D grid, of one field component and of two (u and v).
-  const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
+  // The global case also with a drift of time (the micro drift reads t first).
+  const auto [n_eta, local, time] = GENERATE(std::make_tuple(0, false, false), std::make_tuple(2, false, false),
+                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true));
   const bool two_d = GENERATE(false, true);
   const int fields = GENERATE(1, 2);
-  MsdeModel model(small_config(n_eta, local, two_d, fields));
+  MsdeConfig config = small_config(n_eta, local, two_d, fields);
+  config.drift_time = time;
+  MsdeModel model(config);
   CHECK(model.dims() == (two_d ? 2 : 1));
   if (local) {  // the CNN's strides multiply to the stride n_y / n_zeta (per axis): its output sits on the cells
     CHECK(model.cnn_strides == std::vector<int>{2, 2});
@@ -177,11 +182,11 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
   for (const auto& s : model.segments()) {
     const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
     const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-    CAPTURE(n_eta, local, two_d, fields, s.name, s.size, err);
+    CAPTURE(n_eta, local, time, two_d, fields, s.name, s.size, err);
     CHECK(err < 1e-6);
     worst = std::max(worst, err);
   }
-  CAPTURE(n_eta, local, two_d, fields, theta.size(), worst);
+  CAPTURE(n_eta, local, time, two_d, fields, theta.size(), worst);
   CHECK(worst < 1e-6);
 
   // scale and accumulation
@@ -191,9 +196,12 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
 }
 
 TEST_CASE("The multiple-shooting term: its value by hand, and its gradient against finite differences", "[vi][elbo]") {
-  const auto [n_eta, local] = GENERATE(std::make_pair(0, false), std::make_pair(2, false), std::make_pair(2, true));
+  const auto [n_eta, local, time] = GENERATE(std::make_tuple(0, false, false), std::make_tuple(2, false, false),
+                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true));
   const bool two_d = GENERATE(false, true);
-  MsdeModel model(small_config(n_eta, local, two_d));
+  MsdeConfig config = small_config(n_eta, local, two_d);
+  config.drift_time = time;
+  MsdeModel model(config);
   VectorXd theta(model.num_params());
   model.get_params(theta);
   theta += 0.1 * gaussian(theta.size(), 1, 3);
@@ -221,7 +229,8 @@ TEST_CASE("The multiple-shooting term: its value by hand, and its gradient again
   CHECK(terms.elbo == Approx(terms.log_likelihood - beta * (terms.drift_residual + terms.shooting)).epsilon(1e-15));
   CHECK(elbo.evaluate(model, Y, t, eps, beta).elbo == terms.elbo);
 
-  // By hand, one start column at a time: Heun with h = w / 2, scored after every second step.
+  // By hand, one start column at a time: Heun with h = w / 2, scored after every second step (a drift of
+  // time evaluated at t_i + (step - 1) h and, the corrector, t_i + step h).
   const MatrixXd mu = elbo.encoder_mean();
   const VectorXd Sigma = model.diffusion().cwiseAbs2();
   const double w = 0.1, h = w / 2;
@@ -230,9 +239,9 @@ TEST_CASE("The multiple-shooting term: its value by hand, and its gradient again
   for (int i = 0; i + 3 < B; i += so.stride) {
     MatrixXd z = mu.col(i), f1(D, 1), f2(D, 1);
     for (int step = 1; step <= 6; ++step) {
-      model.drift_forward(z, f1, tape);
+      model.drift_forward(z, f1, tape, VectorXd::Constant(1, t[i] + (step - 1) * h));
       const MatrixXd p = z + h * f1;
-      model.drift_forward(p, f2, tape);
+      model.drift_forward(p, f2, tape, VectorXd::Constant(1, t[i] + step * h));
       z += 0.5 * h * (f1 + f2);
       if (step % 2 == 0) {
         const int k = step / 2;
@@ -256,7 +265,7 @@ TEST_CASE("The multiple-shooting term: its value by hand, and its gradient again
     if (s.name == "diffusion") continue;
     const VectorXd a = grad.segment(s.offset, s.size), b = fd.segment(s.offset, s.size);
     const double err = ((a - b).array().abs() / b.array().abs().max(floor)).maxCoeff();
-    CAPTURE(n_eta, local, two_d, s.name, s.size, err);
+    CAPTURE(n_eta, local, time, two_d, s.name, s.size, err);
     CHECK(err < 1e-6);
   }
   // A horizon beyond the window is cut to B - 1; bad options are refused.
@@ -344,11 +353,11 @@ TEST_CASE("MsdeModel with two field components: each is filtered and decoded alo
   // The macro drift of component 1 reads component 2 (the stencil takes both channels) and vice versa.
   MatrixXd Z = gaussian(two.latent_dim(), 1, 7), Z2 = Z;
   Z2(nc + 2, 0) += 0.5;  // component 2 at cell 2
-  const MatrixXd f = drift(two, Z), f2 = drift(two, Z2);
+  const MatrixXd f = drift(two, Z, 0.0), f2 = drift(two, Z2, 0.0);
   CHECK((f.topRows(nc) - f2.topRows(nc)).norm() > 1e-8);
   Z2 = Z;
   Z2(2, 0) += 0.5;  // component 1 at cell 2
-  CHECK((drift(two, Z2).middleRows(nc, nc) - f.middleRows(nc, nc)).norm() > 1e-8);
+  CHECK((drift(two, Z2, 0.0).middleRows(nc, nc) - f.middleRows(nc, nc)).norm() > 1e-8);
   // Sizes that do not split into the components are refused.
   auto bad = small_config(2, local, true, 2);
   bad.n_zeta = 7;

@@ -240,7 +240,8 @@ struct OuRun {
   VectorXd g = (VectorXd(2) << 0.5, 1.0).finished();
   MatrixXd Z = MatrixXd::Ones(2, M);
   explicit OuRun(vi::Integrator scheme) {
-    vi::sde_solve([&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; }, g, Z, h, steps, 3, 0, 1, scheme);
+    vi::sde_solve([&](double, const MatrixXd& z, MatrixXd& out) { out = -theta * z; }, g, Z, 0.0, h, steps, 3, 0, 1,
+                  scheme);
   }
 };
 }  // namespace
@@ -268,11 +269,11 @@ TEST_CASE("Euler-Maruyama on the Ornstein-Uhlenbeck process: mean and variance",
   }
   // Deterministic: the same seed and counters give the same bits; the counter offset moves the noise.
   MatrixXd Z1 = MatrixXd::Ones(2, 8), Z2 = Z1, Z3 = Z1;
-  auto lin = [&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
-  vi::sde_solve(lin, g, Z1, h, 10, 3, 4, 1);
-  vi::sde_solve(lin, g, Z2, h, 5, 3, 4, 1);
-  vi::sde_solve(lin, g, Z2, h, 5, 3, 4, 6);
-  vi::sde_solve(lin, g, Z3, h, 10, 3, 5, 1);
+  auto lin = [&](double, const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
+  vi::sde_solve(lin, g, Z1, 0.0, h, 10, 3, 4, 1);
+  vi::sde_solve(lin, g, Z2, 0.0, h, 5, 3, 4, 1);
+  vi::sde_solve(lin, g, Z2, 0.0, h, 5, 3, 4, 6);
+  vi::sde_solve(lin, g, Z3, 0.0, h, 10, 3, 5, 1);
   CHECK(Z1 == Z2);
   CHECK(Z1 != Z3);
 }
@@ -286,7 +287,7 @@ TEST_CASE("Stochastic Heun on the Ornstein-Uhlenbeck process: the scheme's exact
   const double theta = ou.theta, h = ou.h;
   const long steps = ou.steps, M = ou.M;
   const VectorXd& g = ou.g;
-  auto lin = [&](const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
+  auto lin = [&](double, const MatrixXd& z, MatrixXd& out) { out = -theta * z; };
   const double a = 1 - theta * h + 0.5 * theta * theta * h * h, T = h * steps;
   const double mean_heun = std::pow(a, steps);
   for (int d = 0; d < 2; ++d) {
@@ -307,7 +308,7 @@ TEST_CASE("Stochastic Heun on the Ornstein-Uhlenbeck process: the scheme's exact
   // sqrt(1 + (w h)^2), so over 10 periods at w h = 0.1 EM grows the radius 23-fold and Heun by 0.8%.
   const double w = 2 * M_PI, hw = 0.1 / w;
   const long n = std::lround(10 / (hw * w / (2 * M_PI)));  // 628 steps
-  auto osc = [&](const MatrixXd& z, MatrixXd& out) {
+  auto osc = [&](double, const MatrixXd& z, MatrixXd& out) {
     out.resize(2, z.cols());
     out.row(0) = w * z.row(1);
     out.row(1) = -w * z.row(0);
@@ -315,15 +316,15 @@ TEST_CASE("Stochastic Heun on the Ornstein-Uhlenbeck process: the scheme's exact
   const VectorXd g0 = VectorXd::Zero(2);
   MatrixXd em = MatrixXd::Zero(2, 1), heun = em;
   em(0, 0) = heun(0, 0) = 1;
-  vi::sde_solve(osc, g0, em, hw, n, 3, 0, 1, vi::Integrator::euler_maruyama);
-  vi::sde_solve(osc, g0, heun, hw, n, 3, 0, 1, vi::Integrator::heun);
+  vi::sde_solve(osc, g0, em, 0.0, hw, n, 3, 0, 1, vi::Integrator::euler_maruyama);
+  vi::sde_solve(osc, g0, heun, 0.0, hw, n, 3, 0, 1, vi::Integrator::heun);
   CHECK(em.norm() == Approx(std::pow(1 + 0.01, 0.5 * double(n))).epsilon(1e-9));
   CHECK(heun.norm() == Approx(std::pow(1 + 1e-4 / 4, 0.5 * double(n))).epsilon(1e-9));
   // Deterministic in the seed and counters, as EM.
   MatrixXd Z1 = MatrixXd::Ones(2, 8), Z2 = Z1;
-  vi::sde_solve(lin, g, Z1, h, 10, 3, 4, 1, vi::Integrator::heun);
-  vi::sde_solve(lin, g, Z2, h, 5, 3, 4, 1, vi::Integrator::heun);
-  vi::sde_solve(lin, g, Z2, h, 5, 3, 4, 6, vi::Integrator::heun);
+  vi::sde_solve(lin, g, Z1, 0.0, h, 10, 3, 4, 1, vi::Integrator::heun);
+  vi::sde_solve(lin, g, Z2, 0.0, h, 5, 3, 4, 1, vi::Integrator::heun);
+  vi::sde_solve(lin, g, Z2, 0.0, h, 5, 3, 4, 6, vi::Integrator::heun);
   CHECK(Z1 == Z2);
   CHECK(vi::integrator_from_string("heun", "-x") == vi::Integrator::heun);
   CHECK_THROWS_AS(vi::integrator_from_string("rk4", "-x"), InputError);
@@ -334,9 +335,10 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   const bool local = GENERATE(false, true);
   CAPTURE(local);
   vi::MsdeConfig c2 = small_config(2, local);
-  // The local case also stores a non-default boundary.
+  // The local case also stores a non-default boundary, the global one a drift of time.
   const nn::StencilBoundary boundary = local ? nn::StencilBoundary::replicate : nn::StencilBoundary::periodic;
   c2.stencil_boundary = boundary;
+  c2.drift_time = !local;
   vi::MsdeModel m0(small_config(0)), m2(c2);
   VectorXd th(m2.num_params());
   Philox(9, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
@@ -355,6 +357,8 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   REQUIRE(l.model.n_eta == 2);
   CHECK(l.model.local == local);
   CHECK(l.model.config.stencil_boundary == boundary);
+  CHECK(l.model.config.drift_time == !local);
+  CHECK_FALSE(vi::load_msde(path, 0).model.config.drift_time);
   CHECK(l.model.macro_drift.boundary() == boundary);
   CHECK(l.model.micro_local.boundary() == (local ? boundary : nn::StencilBoundary::periodic));
   VectorXd a(m2.num_params()), b(m2.num_params());
@@ -395,23 +399,35 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
 
 TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0", "[vi][predict]") {
   // The global eta (the paper's) and the local field (new channels are appended to z: the old entries keep
-  // their places in both).
-  const bool local = GENERATE(false, true);
-  CAPTURE(local);
-  vi::MsdeModel m1(small_config(1, local));
+  // their places in both); the global one also with a drift of time (t stays the micro drift's input 0).
+  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true));
+  CAPTURE(local, time);
+  auto config = [&](int n_eta) {
+    vi::MsdeConfig c = small_config(n_eta, local);
+    c.drift_time = time;
+    return c;
+  };
+  vi::MsdeModel m1(config(1));
   VectorXd th(m1.num_params());
   Philox(4, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
   m1.set_params(0.2 * th);
-  vi::MsdeConfig c3 = small_config(3, local);
+  vi::MsdeConfig c3 = config(3);
   c3.seed = 8;
   vi::MsdeModel m3(c3);
   vi::init_from_previous_stage(m3, m1);
-  // The new eta components set to zero: the macro drift and the old micro drift outputs are unchanged.
+  // The new eta components set to zero: the macro drift and the old micro drift outputs are unchanged (at
+  // any time, for a drift of time, whose micro output does depend on it).
   MatrixXd Z1(m1.latent_dim(), 5), Z3 = MatrixXd::Zero(m3.latent_dim(), 5);
   Philox(6, 0, Purpose::training).normals(0, Z1.data(), static_cast<std::size_t>(Z1.size()));
   Z3.topRows(m1.latent_dim()) = Z1;
-  const MatrixXd f1 = vi::drift(m1, Z1), f3 = vi::drift(m3, Z3);
+  const MatrixXd f1 = vi::drift(m1, Z1, 0.37), f3 = vi::drift(m3, Z3, 0.37);
   CHECK((f3.topRows(m1.latent_dim()) - f1).cwiseAbs().maxCoeff() < 1e-13);
+  const MatrixXd f1_late = vi::drift(m1, Z1, 0.9);
+  CHECK(f1_late.topRows(m1.n_zeta) == f1.topRows(m1.n_zeta));  // the macro drift never reads t
+  if (time)
+    CHECK((f1_late.bottomRows(1) - f1.bottomRows(1)).cwiseAbs().minCoeff() > 1e-6);
+  else
+    CHECK(f1_late == f1);
   // Encoder means of zeta and of the old eta, the shared variances.
   const MatrixXd Y = bumps(32, 3, 1, 0.01).u[0];
   const MatrixXd e1 = vi::encode_mean(m1, Y), e3 = vi::encode_mean(m3, Y);
@@ -435,10 +451,47 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
   vi::init_from_previous_stage(m2, m0);
   MatrixXd Z2 = MatrixXd::Zero(m2.latent_dim(), 5);
   Z2.topRows(m0.latent_dim()) = Z1.topRows(m0.latent_dim());
-  CHECK((vi::drift(m2, Z2).topRows(m0.latent_dim()) - vi::drift(m0, Z1.topRows(m0.latent_dim()))).cwiseAbs().maxCoeff() <
+  CHECK((vi::drift(m2, Z2, 0.0).topRows(m0.latent_dim()) - vi::drift(m0, Z1.topRows(m0.latent_dim()), 0.0)).cwiseAbs().maxCoeff() <
         1e-13);
   vi::MsdeModel other(small_config(3, !local));
   CHECK_THROWS_AS(vi::init_from_previous_stage(other, m1), InputError);
+  if (!local) {  // nor does an autonomous stage start a drift of time, or the reverse
+    vi::MsdeConfig flip = config(3);
+    flip.drift_time = !time;
+    vi::MsdeModel m(flip);
+    CHECK_THROWS_AS(vi::init_from_previous_stage(m, m1), InputError);
+  }
+}
+
+TEST_CASE("A drift of time: the micro drift needs the times, and only the global eta has one", "[vi][predict]") {
+  vi::MsdeConfig c = small_config(2, false);
+  c.drift_time = true;
+  vi::MsdeModel m(c);
+  MatrixXd Z = MatrixXd::Zero(m.latent_dim(), 3), F(m.latent_dim(), 3);
+  vi::DriftTape tape;
+  CHECK_THROWS_AS(m.drift_forward(Z, F, tape), std::invalid_argument);
+  CHECK_THROWS_AS(m.drift_forward(Z, F, tape, VectorXd::Zero(2)), std::invalid_argument);
+  m.drift_forward(Z, F, tape, VectorXd::Zero(3));
+  c.local_eta = true;
+  CHECK_THROWS_WITH(vi::MsdeModel(c), Catch::Contains("drift_time"));
+}
+
+TEST_CASE("sde_solve evaluates a drift of time at each step's time (EM) and at both ends (Heun)", "[vi][predict]") {
+  // dz = t dt without noise from t0 = 0.3: Euler-Maruyama sums h t_n over the left ends, Heun's trapezoid
+  // is exact for a drift linear in t: (t_end^2 - t0^2) / 2. Two calls of 5 steps, the second from t0 + 5h,
+  // equal one of 10.
+  const double t0 = 0.3, h = 0.05;
+  const VectorXd g = VectorXd::Zero(1);
+  auto f = [](double t, const MatrixXd& z, MatrixXd& out) { out = MatrixXd::Constant(z.rows(), z.cols(), t); };
+  MatrixXd em = MatrixXd::Zero(1, 1), heun = em, half = em;
+  vi::sde_solve(f, g, em, t0, h, 10, 3, 0, 1, vi::Integrator::euler_maruyama);
+  vi::sde_solve(f, g, heun, t0, h, 10, 3, 0, 1, vi::Integrator::heun);
+  vi::sde_solve(f, g, half, t0, h, 5, 3, 0, 1, vi::Integrator::heun);
+  vi::sde_solve(f, g, half, t0 + 5 * h, h, 5, 3, 0, 6, vi::Integrator::heun);
+  const double t1 = t0 + 10 * h;
+  CHECK(em(0, 0) == Approx(h * (10 * t0 + h * 45)).epsilon(1e-13));  // h sum_{n<10} (t0 + n h)
+  CHECK(heun(0, 0) == Approx((t1 * t1 - t0 * t0) / 2).epsilon(1e-13));
+  CHECK(half(0, 0) == Approx(heun(0, 0)).epsilon(1e-14));
 }
 
 TEST_CASE("Training stopped and continued with the same optimiser equals one run, bit for bit", "[vi][predict]") {
@@ -516,9 +569,12 @@ TEST_CASE("Rollouts: deterministic per trajectory, eps of a perfect prediction i
 
 TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by hand, every sample alike",
           "[vi][predict]") {
-  const bool local = GENERATE(false, true);
-  CAPTURE(local);
-  const vi::MsdeModel m = moved_off_init(small_config(2, local), 1.0, 0.7);
+  // The global model also with a drift of time: each stage at its own time (the data's, from t_0).
+  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true));
+  CAPTURE(local, time);
+  vi::MsdeConfig c = small_config(2, local);
+  c.drift_time = time;
+  const vi::MsdeModel m = moved_off_init(c, 1.0, 0.7);
   const auto d = bumps(32, 5, 1, 0.01);
   const vi::Normalisation norm{0.1, 2.0};
   vi::RolloutOptions o;
@@ -533,8 +589,9 @@ TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by han
   for (Eigen::Index n = 1; n < d.time.size(); ++n) {
     const double h = (d.time[n] - d.time[n - 1]) / 2;
     for (int k = 0; k < 2; ++k) {
-      const VectorXd f0 = vi::drift(m, z);
-      const VectorXd f1 = vi::drift(m, z + h * f0);
+      const double tk = d.time[n - 1] + k * h;
+      const VectorXd f0 = vi::drift(m, z, tk);
+      const VectorXd f1 = vi::drift(m, z + h * f0, tk + h);
       z += h / 2 * (f0 + f1);
     }
     const VectorXd y = vi::decode_mean(m, z).array() * 2.0 + 0.1;

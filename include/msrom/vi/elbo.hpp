@@ -99,7 +99,7 @@ class Elbo {
                 const Eigen::Ref<const Eigen::VectorXd>& t, const Eigen::Ref<const Eigen::MatrixXd>& eps, double beta,
                 Eigen::VectorXd* grad);
 
-  double shooting_forward(const MsdeModel& model, double w);
+  double shooting_forward(const MsdeModel& model, const Eigen::Ref<const Eigen::VectorXd>& t, double w);
   void shooting_backward(const MsdeModel& model, double w, double beta, Eigen::VectorXd& G);
   void shooting_error(Eigen::Index k, const Eigen::MatrixXd& Z, Eigen::MatrixXd& E) const;  // Z_k - mu_{i + k}
 
@@ -113,6 +113,7 @@ class Elbo {
   std::vector<DriftTape> shoot_tapes_;  // 2 per Heun step
   std::vector<Eigen::MatrixXd> shoot_z_;  // Z after each Heun step (Z_0 = mu's first B - K columns)
   Eigen::MatrixXd shoot_f1_, shoot_f2_, shoot_p_, shoot_g_, shoot_gp_, shoot_gf_;
+  Eigen::VectorXd shoot_t_;  // the starts' times
   GpTape gp_tape_;
   // backward buffers
   Eigen::MatrixXd gy_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, GM_, GD_, dV_, gmu_;

@@ -13,6 +13,8 @@
 //   f_zeta(z)_j = NN_macro(zeta_{j-r..j+r}, eta)   stencil-shared MLP, r = 2, periodic (nn::StencilMlp;
 //                                                  or zeros / edge copies beyond the edges: stencil_boundary)
 //   f_eta(z)    = NN_micro(zeta, eta)              MLP [n_zeta + n_eta] -> n_eta
+//   (drift_time: f_eta(t, z) = NN_micro(t, zeta, eta), the time first, as the paper's public code does; the
+//   prior SDE is then non-autonomous, and t is the data's own time)
 //
 // Encoder (amortized, applied to every snapshot of a window):
 //   mean of zeta = G_s y                            learnable Gaussian filter, stride s (nn::GaussianFilter)
@@ -98,6 +100,9 @@ struct MsdeConfig {
   // paper's), zeros, or copies of the edge cell (replicate); the last two for fields with walls or outflow.
   // The filter and the CNNs stay circular.
   nn::StencilBoundary stencil_boundary = nn::StencilBoundary::periodic;
+  // The micro drift also reads the time t (global eta only): the input is [t; zeta; eta]. The authors' code
+  // (ailersic/multiscale-visde, every case's DriftMicroNet) does this; the paper's text does not say so.
+  bool drift_time = false;
 };
 
 // What a training pass of the drift, or of the eta readout / eta decoder input, keeps for its backward pass.
@@ -105,6 +110,7 @@ struct DriftTape {
   nn::GridStencilTape macro, micro_local;
   nn::Tape micro;
   Eigen::MatrixXd x, gx, gx2, gfm, gz, gzeta, geta, gmicro;  // (local: x, gx, gx2, gfm channel-fastest)
+  Eigen::MatrixXd xt;                                       // [t; z], the micro drift's input (drift_time)
 };
 struct EtaTape {
   nn::Tape linear;
@@ -187,8 +193,10 @@ struct MsdeModel {
 
   // ---- the parts that differ between global and local eta; training passes with tapes, used by the ELBO
   // and by the rollouts (one place for each map).
-  // F = f_theta(Z), D x B.
-  void drift_forward(const Eigen::Ref<const Eigen::MatrixXd>& Z, Eigen::Ref<Eigen::MatrixXd> F, DriftTape& t) const;
+  // F = f_theta(time, Z), D x B; `time` holds the B columns' times (read only when config.drift_time, which
+  // needs them: std::invalid_argument otherwise).
+  void drift_forward(const Eigen::Ref<const Eigen::MatrixXd>& Z, Eigen::Ref<Eigen::MatrixXd> F, DriftTape& t,
+                     const Eigen::Ref<const Eigen::VectorXd>& time = Eigen::VectorXd()) const;
   // grad (the flat layout) += the drift segments' gradient; gZ += (dF/dZ)^T gF.
   void drift_backward(DriftTape& t, const Eigen::Ref<const Eigen::MatrixXd>& gF, Eigen::Ref<Eigen::VectorXd> grad,
                       Eigen::Ref<Eigen::MatrixXd> gZ, nn::Workspace& ws) const;

@@ -35,8 +35,8 @@ void check_grid(const MsdeModel& model, const Trajectories& data, const std::str
 
 // Inference passes of the model (batch = columns). Encoder mean: D x B from n_y x B.
 Eigen::MatrixXd encode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Y);
-// f_theta(Z): D x B.
-Eigen::MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z);
+// f_theta(time, Z): D x B (every column at the same time; read only by a drift of time, config.drift_time).
+Eigen::MatrixXd drift(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z, double time);
 // Mean of p(y | z): n_y x B.
 Eigen::MatrixXd decode_mean(const MsdeModel& model, const Eigen::Ref<const Eigen::MatrixXd>& Z);
 
@@ -46,12 +46,13 @@ enum class Integrator { euler_maruyama, heun };
 Integrator integrator_from_string(const std::string& name, const std::string& option);
 const char* to_string(Integrator i);
 
-// dz = f(z) dt + diag(g) dW on a batch Z (D x M, in place) over `steps` steps of h by `scheme`; the
+// dz = f(t, z) dt + diag(g) dW on a batch Z (D x M, in place) from t0 over `steps` steps of h by `scheme`
+// (f(t, Z, F) writes F; step n evaluates it at t0 + n h, and Heun's corrector at t0 + (n + 1) h); the
 // increments of step n are Philox(seed, member, dynamics_noise) at counter counter0 + n (Heun uses them in
 // both stages). `observe` (may be empty) is called after each step with (n + 1, Z).
-void sde_solve(const std::function<void(const Eigen::MatrixXd&, Eigen::MatrixXd&)>& f, const Eigen::VectorXd& g,
-               Eigen::MatrixXd& Z, double h, long steps, std::uint64_t seed, std::uint64_t member,
-               std::uint64_t counter0, Integrator scheme = Integrator::euler_maruyama,
+void sde_solve(const std::function<void(double, const Eigen::MatrixXd&, Eigen::MatrixXd&)>& f,
+               const Eigen::VectorXd& g, Eigen::MatrixXd& Z, double t0, double h, long steps, std::uint64_t seed,
+               std::uint64_t member, std::uint64_t counter0, Integrator scheme = Integrator::euler_maruyama,
                const std::function<void(long, const Eigen::MatrixXd&)>& observe = {});
 
 struct RolloutOptions {
