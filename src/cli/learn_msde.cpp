@@ -167,10 +167,7 @@ int learn_msde(Session& session) {
                   "what the drifts' stencils read beyond the coarse grid's edges: the wrapped-around cells (the paper), "
                   "or, for fields with walls or outflow (Burgers 2-D, the cylinder window), zeros or copies of the edge "
                   "cell"));
-  c.drift_time = opts.flag("msde_drift_time", false,
-                           "the micro drift also reads the time t (global eta; the authors' code does this)");
-  if (c.drift_time && c.local_eta)
-    throw InputError("-msde_drift_time: a drift of time is for the global eta only (-msde_eta_field global)");
+  c.drift_time = opts.flag("msde_drift_time", false, "the micro drift also reads the time t (the authors' code does)");
   if (c.cnn_kernel % 2 == 0) throw InputError("-msde_cnn_kernel: must be odd (got " + std::to_string(c.cnn_kernel) + ")");
   c.seed = static_cast<std::uint64_t>(opts.integer("msde_seed", 1, "seed of the initial weights, windows and eps", 0));
   vi::TrainOptions to;

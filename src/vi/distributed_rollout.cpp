@@ -96,7 +96,8 @@ DistributedRollout::DistributedRollout(const MsdeModel& model, const nn::Grid& m
   if (mesh.dims == 2) ys_ = ys, ym_ = ym, gys_ = gys;
   scale_noise(1.0);
   const long taps = mesh.dims == 1 ? 2L * radius_ + 1 : (2L * radius_ + 1) * (2L * radius_ + 1);
-  in_.resize(taps * channels_, std::min<long>(kColumnBlock, owned_cells() * samples_));
+  // A drift of time: one more row, the time, which only the micro drift reads (its one global input).
+  in_.resize(taps * channels_ + (model.config.drift_time ? 1 : 0), std::min<long>(kColumnBlock, owned_cells() * samples_));
   fmacro_.resize(model.fields, owned_cells() * samples_);
   fmicro_.resize(model.n_eta, owned_cells() * samples_);
 }
@@ -124,7 +125,7 @@ void DistributedRollout::set_state(const Eigen::Ref<const MatrixXd>& full) {
   fill_state([&](long j, int s, int c) { return full(c * cells_ + j, s); });
 }
 
-void DistributedRollout::compute_drift() {
+void DistributedRollout::compute_drift(double time) {
   MSROM_PETSC(DMGlobalToLocalBegin(da_, x_, INSERT_VALUES, local_));
   MSROM_PETSC(DMGlobalToLocalEnd(da_, x_, INSERT_VALUES, local_));
   const PetscScalar* l;
@@ -151,15 +152,16 @@ void DistributedRollout::compute_drift() {
           for (long c = 0; c < C; ++c) col[(qy * w + qx) * C + c] = src[c];
         }
     }
-    const auto in = in_.leftCols(nb);
-    model_.macro_drift.mlp().forward(in, fmacro_.middleCols(b0, nb), ws_);
-    if (model_.n_eta > 0) model_.micro_local.mlp().forward(in, fmicro_.middleCols(b0, nb), ws_);
+    const long stencil = w * (2 * ry + 1) * C;
+    model_.macro_drift.mlp().forward(in_.topLeftCorner(stencil, nb), fmacro_.middleCols(b0, nb), ws_);
+    if (model_.config.drift_time) in_.row(stencil).head(nb).setConstant(time);
+    if (model_.n_eta > 0) model_.micro_local.mlp().forward(in_.leftCols(nb), fmicro_.middleCols(b0, nb), ws_);
   }
   MSROM_PETSC(VecRestoreArrayRead(local_, &l));
 }
 
-MatrixXd DistributedRollout::drift() {
-  compute_drift();
+MatrixXd DistributedRollout::drift(double time) {
+  compute_drift(time);
   MatrixXd f(owned_cells() * channels_, samples_);
   for (long k = 0; k < owned_cells(); ++k)
     for (int s = 0; s < samples_; ++s) {
@@ -175,7 +177,7 @@ void DistributedRollout::scale_noise(double s) {
   g_ = s * model_.diffusion_rho.unaryExpr([](double r) { return softplus(r); });
 }
 
-void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::uint64_t member,
+void DistributedRollout::advance(double t0, double h, long steps, std::uint64_t seed, std::uint64_t member,
                                  std::uint64_t counter0, Integrator scheme) {
   const Philox rng(seed, member, Purpose::dynamics_noise);
   const VectorXd gs = g_ * std::sqrt(h);
@@ -185,7 +187,8 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
   if (heun) x0_.resize(n_owned), f0_.resize(n_owned), xi_.resize(n_owned);
   auto drift_of = [&](long col, int c) { return c < model_.fields ? fmacro_(c, col) : fmicro_(c - model_.fields, col); };
   for (long n = 0; n < steps; ++n) {
-    compute_drift();
+    const double tn = t0 + double(n) * h;
+    compute_drift(tn);
     const std::uint64_t step = counter0 + static_cast<std::uint64_t>(n);
     PetscScalar* x;
     MSROM_PETSC(VecGetArray(x_, &x));
@@ -210,7 +213,7 @@ void DistributedRollout::advance(double h, long steps, std::uint64_t seed, std::
       }
     MSROM_PETSC(VecRestoreArray(x_, &x));
     if (!heun) continue;
-    compute_drift();  // at the predictor (a second ghost exchange)
+    compute_drift(tn + h);  // at the predictor (a second ghost exchange)
     MSROM_PETSC(VecGetArray(x_, &x));
     for (long col = 0; col < owned_cells() * samples_; ++col)
       for (int c = 0; c < channels_; ++c) {

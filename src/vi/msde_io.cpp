@@ -228,8 +228,9 @@ namespace {
 // Copies a previous stage's MLP into the next stage's where the weights have counterparts. First layer's
 // input columns: C = 0, the previous columns are a prefix of the next; C > 0, the input is blocks of
 // channels (one per stencil point), and block q's c_prev old channels move from q c_prev to q c_next. Last
-// layer's output rows: the first out_prev keep their places. Hidden layers are copied whole.
-void copy_mlp(nn::Mlp& next, const nn::Mlp& prev, int c_next, int c_prev, int out_prev) {
+// layer's output rows: the first out_prev keep their places. Hidden layers are copied whole. `globals`: with
+// C > 0, the last inputs of the first layer that follow the stencil (the time of a drift of time).
+void copy_mlp(nn::Mlp& next, const nn::Mlp& prev, int c_next, int c_prev, int out_prev, int globals = 0) {
   const int L = prev.num_layers();
   for (int l = 0; l < L; ++l) {
     const auto W = prev.weight(l);
@@ -240,8 +241,9 @@ void copy_mlp(nn::Mlp& next, const nn::Mlp& prev, int c_next, int c_prev, int ou
     } else if (c_next == 0) {
       N.topLeftCorner(rows, W.cols()) = W.topRows(rows);
     } else {
-      for (Index q = 0; q < W.cols() / c_prev; ++q)
+      for (Index q = 0; q < (W.cols() - globals) / c_prev; ++q)
         N.block(0, q * c_next, rows, c_prev) = W.block(0, q * c_prev, rows, c_prev);
+      N.topRightCorner(rows, globals) = W.topRightCorner(rows, globals);  // the inputs after the stencil (the time)
     }
     next.bias(l).head(rows) = prev.bias(l).head(rows);
   }
@@ -259,7 +261,8 @@ void init_local_from_previous_stage(MsdeModel& next, const MsdeModel& prev) {
   // decoder_cell: W (n_eta x C_last) (the adjoint's layout), b (C_last): the old input rows
   next.decoder_cell.weight().topRows(je) = prev.decoder_cell.weight();
   next.decoder_cell.bias() = prev.decoder_cell.bias();
-  copy_mlp(next.micro_local.mlp(), prev.micro_local.mlp(), next.fields + next.n_eta, next.fields + je, je);
+  copy_mlp(next.micro_local.mlp(), prev.micro_local.mlp(), next.fields + next.n_eta, next.fields + je, je,
+           prev.micro_local.globals());
 }
 }  // namespace
 

@@ -58,8 +58,6 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
   if (fields < 1 || n_y < 1 || n_zeta < 1 || n_eta < 0 || c.fine_ny < 1 || n_y % fields != 0 || n_zeta % fields != 0)
     throw InputError(where(c) + ": n_y and n_zeta must be positive multiples of the " + std::to_string(fields) +
                      " field components");
-  if (c.drift_time && c.local_eta)
-    throw InputError(where(c) + ": a drift of time (drift_time) is for the global eta only");
   const int points = n_y / fields, ncells = n_zeta / fields;  // of one component
   if (points % ncells != 0 || points % c.fine_ny != 0)
     throw InputError(where(c) + ": n_zeta must divide n_y, and both be positive");
@@ -94,7 +92,7 @@ MsdeModel::MsdeModel(const MsdeConfig& c)
     const int flat = last * static_cast<int>(grids.back().size());
     if (local) {
       encoder_cell = nn::GridConv(coarse, last, n_eta, 1, 1, nn::Activation::identity, component_seed(c.seed, 1));
-      micro_local = nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, 0, c.micro_hidden, n_eta, c.activation,
+      micro_local = nn::GridStencilMlp(coarse, fields + n_eta, c.stencil_radius, c.drift_time ? 1 : 0, c.micro_hidden, n_eta, c.activation,
                                        component_seed(c.seed, 2), c.stencil_boundary);
       decoder_cell = nn::GridConvTranspose(coarse, n_eta, last, 1, 1, c.activation, component_seed(c.seed, 3));
     } else {
@@ -288,7 +286,12 @@ void MsdeModel::drift_forward(const Eigen::Ref<const MatrixXd>& Z, Eigen::Ref<Ma
   to_channel_fastest(Z, C + n_eta, n, t.x);
   const MatrixXd none(0, B);
   to_channel_slowest(macro_drift.forward(t.x, none, t.macro), C, n, F.topRows(nz));
-  if (n_eta > 0) to_channel_slowest(micro_local.forward(t.x, none, t.micro_local), n_eta, n, F.bottomRows(er));
+  if (n_eta > 0 && config.drift_time) {  // the time: the micro stencil MLP's one global input
+    t.xt = time.transpose();
+    to_channel_slowest(micro_local.forward(t.x, t.xt, t.micro_local), n_eta, n, F.bottomRows(er));
+  } else if (n_eta > 0) {
+    to_channel_slowest(micro_local.forward(t.x, none, t.micro_local), n_eta, n, F.bottomRows(er));
+  }
 }
 
 void MsdeModel::drift_backward(DriftTape& t, const Eigen::Ref<const MatrixXd>& gF, Eigen::Ref<VectorXd> grad,

@@ -147,7 +147,7 @@ Index rollout_samples(const MsdeModel& model, const Normalisation& norm, const V
   for (Index n = 1; n < nt; ++n) {
     const double h = (t[n] - t[n - 1]) / o.substeps;
     if (split) {
-      split->advance(h, o.substeps, o.seed, member, counter, o.integrator);
+      split->advance(t[n - 1], h, o.substeps, o.seed, member, counter, o.integrator);
       Z = split->gather();
     } else {
       sde_solve(f, g, Z, t[n - 1], h, o.substeps, o.seed, member, counter, o.integrator);

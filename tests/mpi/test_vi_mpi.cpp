@@ -114,9 +114,11 @@ TEST_CASE("Validation loss and split predictions of the multiscale model do not 
 // ---- Issue 8: the local model's member split over ranks (vi::DistributedRollout).
 namespace {
 // 1-D: 32 points on 8 cells. 2-D: 12 x 16 points on 6 x 8 cells (not square, so that mixed-up axes show).
-MsdeModel local_model(bool two_d = false, nn::StencilBoundary boundary = nn::StencilBoundary::periodic) {
+MsdeModel local_model(bool two_d = false, nn::StencilBoundary boundary = nn::StencilBoundary::periodic,
+                      bool time = false) {
   MsdeConfig c;
   c.stencil_boundary = boundary;
+  c.drift_time = time;
   c.n_y = two_d ? 192 : 32;
   c.n_zeta = two_d ? 48 : 8;
   c.fine_ny = two_d ? 16 : 1;
@@ -200,12 +202,27 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
       DistributedRollout d(m, N, 3, MPI_COMM_WORLD);
       d.set_state(z);
       CHECK(d.gather() == z);
-      const MatrixXd f = d.drift();
+      const MatrixXd f = d.drift(0.0);
       const MatrixXd ref = vi::drift(m, z, 0.0);
       for (int s = 0; s < 3; ++s)
         for (long j = 0; j < d.owned_cells(); ++j)
           for (int c = 0; c < C; ++c)
             CHECK(f(j * C + c, s) == Approx(ref(c * N + d.cell(j), s)).margin(1e-12));
+    }
+    // A drift of time: the micro drift's time row is the one given, the macro drift does not read it.
+    const MsdeModel mt = local_model(false, boundary, true);
+    if (N / nranks >= 2) {
+      DistributedRollout d(mt, N, 3, MPI_COMM_WORLD);
+      d.set_state(z);
+      const MatrixXd f = d.drift(0.7), f0 = d.drift(0.1);
+      const MatrixXd ref = vi::drift(mt, z, 0.7);
+      for (int s = 0; s < 3; ++s)
+        for (long j = 0; j < d.owned_cells(); ++j)
+          for (int c = 0; c < C; ++c) {
+            CHECK(f(j * C + c, s) == Approx(ref(c * N + d.cell(j), s)).margin(1e-12));
+            if (c == 0) CHECK(f(j * C, s) == f0(j * C, s));
+            else CHECK(f(j * C + c, s) != f0(j * C + c, s));
+          }
     }
   }
   // 4 members of 8 samples on a mesh of 36 cells (4.5 trained domains) on groups of 1, 2 or all ranks: 288
@@ -225,8 +242,8 @@ TEST_CASE("Local-model rollouts split over ranks: bitwise the serial member for 
       DistributedRollout d(m, N, S, group);
       for (int k = color; k < members; k += groups) {
         d.set_state(z0);
-        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1, scheme);
-        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5, scheme);  // continued: counters 5..7
+        d.advance(0.0, 1e-3, 4, 77, static_cast<std::uint64_t>(k), 1, scheme);
+        d.advance(4e-3, 1e-3, 3, 77, static_cast<std::uint64_t>(k), 5, scheme);  // continued: counters 5..7
         const MatrixXd got = d.gather();
         const MatrixXd want = serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k), scheme);
         ok = ok && got == want;
@@ -264,7 +281,7 @@ TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the seri
     CHECK(d.ranks_x() * d.ranks_y() == nranks);
     d.set_state(z);
     CHECK(d.gather() == z);
-    const MatrixXd f = d.drift();
+    const MatrixXd f = d.drift(0.0);
     const MatrixXd ref = vi::drift(m, z, 0.0);
     long owned = d.owned_cells(), total = 0;
     MPI_Allreduce(&owned, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
@@ -286,7 +303,7 @@ TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the seri
     DistributedRollout d(m, big, S, MPI_COMM_SELF);
     for (int k = 0; k < members; ++k) {
       d.set_state(zb);
-      d.advance(1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
+      d.advance(0.0, 1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
       alone.push_back(d.gather());
     }
   }
@@ -302,13 +319,13 @@ TEST_CASE("Local-model rollouts on a 2-D mesh split over ranks: bitwise the seri
       DistributedRollout db(m, big, S, group);
       for (int k = color; k < members; k += groups) {
         d.set_state(z0);
-        d.advance(1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
-        d.advance(1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
+        d.advance(0.0, 1e-3, 4, 77, static_cast<std::uint64_t>(k), 1);
+        d.advance(4e-3, 1e-3, 3, 77, static_cast<std::uint64_t>(k), 5);  // continued: counters 5..7
         const MatrixXd got = d.gather();
         ok = ok && got == serial_member(m, z0, N, 1e-3, 7, static_cast<std::uint64_t>(k));
         ok = ok && (got - z0).norm() > 1e-3;  // it moved
         db.set_state(zb);
-        db.advance(1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
+        db.advance(0.0, 1e-3, 5, 77, static_cast<std::uint64_t>(k), 1);
         ok = ok && db.gather() == alone[static_cast<std::size_t>(k)];
       }
     }

@@ -140,9 +140,11 @@ TEST_CASE("MsdeModel: the flat parameter vector covers every component once, in 
 TEST_CASE("The whole ELBO's gradient matches finite differences for every parameter", "[vi][elbo]") {
   // Global eta (the paper's) with 0 and 2 variables, and the local field: 2 channels on each of the 4 cells;
   // each on a 1-D and on a 2-D grid, of one field component and of two (u and v).
-  // The global case also with a drift of time (the micro drift reads t first).
+  // Both kinds of eta also with a drift of time (the global micro drift reads t first, the local one as its
+  // stencil MLP's global input).
   const auto [n_eta, local, time] = GENERATE(std::make_tuple(0, false, false), std::make_tuple(2, false, false),
-                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true));
+                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true),
+                                             std::make_tuple(2, true, true));
   const bool two_d = GENERATE(false, true);
   const int fields = GENERATE(1, 2);
   MsdeConfig config = small_config(n_eta, local, two_d, fields);
@@ -197,7 +199,8 @@ TEST_CASE("The whole ELBO's gradient matches finite differences for every parame
 
 TEST_CASE("The multiple-shooting term: its value by hand, and its gradient against finite differences", "[vi][elbo]") {
   const auto [n_eta, local, time] = GENERATE(std::make_tuple(0, false, false), std::make_tuple(2, false, false),
-                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true));
+                                             std::make_tuple(2, true, false), std::make_tuple(2, false, true),
+                                             std::make_tuple(2, true, true));
   const bool two_d = GENERATE(false, true);
   MsdeConfig config = small_config(n_eta, local, two_d);
   config.drift_time = time;

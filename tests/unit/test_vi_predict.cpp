@@ -335,10 +335,10 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   const bool local = GENERATE(false, true);
   CAPTURE(local);
   vi::MsdeConfig c2 = small_config(2, local);
-  // The local case also stores a non-default boundary, the global one a drift of time.
+  // The local case also stores a non-default boundary; both a drift of time.
   const nn::StencilBoundary boundary = local ? nn::StencilBoundary::replicate : nn::StencilBoundary::periodic;
   c2.stencil_boundary = boundary;
-  c2.drift_time = !local;
+  c2.drift_time = true;
   vi::MsdeModel m0(small_config(0)), m2(c2);
   VectorXd th(m2.num_params());
   Philox(9, 0, Purpose::training).normals(0, th.data(), static_cast<std::size_t>(th.size()));
@@ -357,7 +357,7 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
   REQUIRE(l.model.n_eta == 2);
   CHECK(l.model.local == local);
   CHECK(l.model.config.stencil_boundary == boundary);
-  CHECK(l.model.config.drift_time == !local);
+  CHECK(l.model.config.drift_time);
   CHECK_FALSE(vi::load_msde(path, 0).model.config.drift_time);
   CHECK(l.model.macro_drift.boundary() == boundary);
   CHECK(l.model.micro_local.boundary() == (local ? boundary : nn::StencilBoundary::periodic));
@@ -399,8 +399,10 @@ TEST_CASE("Model files: save/load round trip is bitwise; bad content names file 
 
 TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0", "[vi][predict]") {
   // The global eta (the paper's) and the local field (new channels are appended to z: the old entries keep
-  // their places in both); the global one also with a drift of time (t stays the micro drift's input 0).
-  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true));
+  // their places in both); both also with a drift of time (t stays the global micro drift's input 0, the
+  // local one's last input).
+  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true),
+                                      std::make_pair(true, true));
   CAPTURE(local, time);
   auto config = [&](int n_eta) {
     vi::MsdeConfig c = small_config(n_eta, local);
@@ -425,7 +427,7 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
   const MatrixXd f1_late = vi::drift(m1, Z1, 0.9);
   CHECK(f1_late.topRows(m1.n_zeta) == f1.topRows(m1.n_zeta));  // the macro drift never reads t
   if (time)
-    CHECK((f1_late.bottomRows(1) - f1.bottomRows(1)).cwiseAbs().minCoeff() > 1e-6);
+    CHECK((f1_late.bottomRows(f1.rows() - m1.n_zeta) - f1.bottomRows(f1.rows() - m1.n_zeta)).cwiseAbs().minCoeff() > 1e-6);
   else
     CHECK(f1_late == f1);
   // Encoder means of zeta and of the old eta, the shared variances.
@@ -455,25 +457,23 @@ TEST_CASE("Stage initialisation keeps the previous stage's function on eta = 0",
         1e-13);
   vi::MsdeModel other(small_config(3, !local));
   CHECK_THROWS_AS(vi::init_from_previous_stage(other, m1), InputError);
-  if (!local) {  // nor does an autonomous stage start a drift of time, or the reverse
-    vi::MsdeConfig flip = config(3);
-    flip.drift_time = !time;
-    vi::MsdeModel m(flip);
-    CHECK_THROWS_AS(vi::init_from_previous_stage(m, m1), InputError);
-  }
+  vi::MsdeConfig flip = config(3);  // nor does an autonomous stage start a drift of time, or the reverse
+  flip.drift_time = !time;
+  vi::MsdeModel mf(flip);
+  CHECK_THROWS_AS(vi::init_from_previous_stage(mf, m1), InputError);
 }
 
-TEST_CASE("A drift of time: the micro drift needs the times, and only the global eta has one", "[vi][predict]") {
-  vi::MsdeConfig c = small_config(2, false);
+TEST_CASE("A drift of time: the micro drift needs the times", "[vi][predict]") {
+  const bool local = GENERATE(false, true);
+  vi::MsdeConfig c = small_config(2, local);
   c.drift_time = true;
   vi::MsdeModel m(c);
+  CHECK(m.micro_local.globals() == (local ? 1 : 0));
   MatrixXd Z = MatrixXd::Zero(m.latent_dim(), 3), F(m.latent_dim(), 3);
   vi::DriftTape tape;
   CHECK_THROWS_AS(m.drift_forward(Z, F, tape), std::invalid_argument);
   CHECK_THROWS_AS(m.drift_forward(Z, F, tape, VectorXd::Zero(2)), std::invalid_argument);
   m.drift_forward(Z, F, tape, VectorXd::Zero(3));
-  c.local_eta = true;
-  CHECK_THROWS_WITH(vi::MsdeModel(c), Catch::Contains("drift_time"));
 }
 
 TEST_CASE("sde_solve evaluates a drift of time at each step's time (EM) and at both ends (Heun)", "[vi][predict]") {
@@ -569,8 +569,9 @@ TEST_CASE("Rollouts: deterministic per trajectory, eps of a perfect prediction i
 
 TEST_CASE("Rollouts with -predict_noise_scale 0 are the drift's ODE: Heun by hand, every sample alike",
           "[vi][predict]") {
-  // The global model also with a drift of time: each stage at its own time (the data's, from t_0).
-  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true));
+  // Both also with a drift of time: each stage at its own time (the data's, from t_0).
+  const auto [local, time] = GENERATE(std::make_pair(false, false), std::make_pair(true, false), std::make_pair(false, true),
+                                      std::make_pair(true, true));
   CAPTURE(local, time);
   vi::MsdeConfig c = small_config(2, local);
   c.drift_time = time;

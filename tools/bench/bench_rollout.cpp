@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
         d.fill_state([&](long j, int s, int c) {
           return init.normal(0, static_cast<std::uint64_t>((j * samples + s) * d.channels() + c));
         });
-        d.advance(1e-3, steps, 1, static_cast<std::uint64_t>(m), 1, scheme);
+        d.advance(0.0, 1e-3, steps, 1, static_cast<std::uint64_t>(m), 1, scheme);
       }
       MPI_Barrier(MPI_COMM_WORLD);
       seconds = MPI_Wtime() - t0;

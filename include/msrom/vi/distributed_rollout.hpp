@@ -76,17 +76,19 @@ class DistributedRollout {
   void fill_state(const std::function<double(long cell, int sample, int channel)>& value);
   // The state from full columns ((C N) x S, the same on every rank).
   void set_state(const Eigen::Ref<const Eigen::MatrixXd>& full);
-  // `steps` Euler-Maruyama steps of size h; step n (0-based) draws its noise at counter counter0 + n.
-  void advance(double h, long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
+  // `steps` steps of size h from time t0 by `scheme`; step n (0-based) draws its noise at counter counter0 + n
+  // and evaluates the drift at t0 + n h (Heun's corrector at t0 + (n + 1) h; only a drift of time reads it).
+  void advance(double t0, double h, long steps, std::uint64_t seed, std::uint64_t member, std::uint64_t counter0,
                Integrator scheme = Integrator::euler_maruyama);
   // The full state ((C N) x S) on every rank of the communicator.
   Eigen::MatrixXd gather() const;
-  // The drift at the current state on this rank's cells: (C owned_cells) x S, owned cell k's channels at
-  // k C + c. advance() adds h times it.
-  Eigen::MatrixXd drift();
+  // The drift at the current state and `time` on this rank's cells: (C owned_cells) x S, owned cell k's
+  // channels at k C + c. advance() adds h times it.
+  Eigen::MatrixXd drift(double time);
 
  private:
-  void compute_drift();  // into fmacro_, fmicro_, from the current global vector (ghost exchange first)
+  // Into fmacro_, fmicro_, from the current global vector (ghost exchange first), at `time`.
+  void compute_drift(double time);
 
   const MsdeModel& model_;
   MPI_Comm comm_;
@@ -96,7 +98,7 @@ class DistributedRollout {
   DM da_ = nullptr;
   Vec x_ = nullptr, local_ = nullptr;
   Eigen::VectorXd g_;                // diffusion per channel
-  Eigen::MatrixXd in_;               // stencils of one block of columns, (2r+1)^dims C x 128
+  Eigen::MatrixXd in_;               // stencils of one block of columns, (2r+1)^dims C (+ 1: the time) x 128
   Eigen::MatrixXd fmacro_, fmicro_;  // outputs, columns k S + s (owned cell k, sample s)
   std::vector<double> x0_, f0_, xi_;  // Heun: the owned state, its drift and the scaled noise of the step
   nn::Workspace ws_;

@@ -13,8 +13,9 @@
 //   f_zeta(z)_j = NN_macro(zeta_{j-r..j+r}, eta)   stencil-shared MLP, r = 2, periodic (nn::StencilMlp;
 //                                                  or zeros / edge copies beyond the edges: stencil_boundary)
 //   f_eta(z)    = NN_micro(zeta, eta)              MLP [n_zeta + n_eta] -> n_eta
-//   (drift_time: f_eta(t, z) = NN_micro(t, zeta, eta), the time first, as the paper's public code does; the
-//   prior SDE is then non-autonomous, and t is the data's own time)
+//   (drift_time: f_eta(t, z) = NN_micro(t, zeta, eta), the time first, as the authors' public code does; the
+//   prior SDE is then non-autonomous, and t is the data's own time. A local field's micro stencil MLP reads t
+//   as its one global input.)
 //
 // Encoder (amortized, applied to every snapshot of a window):
 //   mean of zeta = G_s y                            learnable Gaussian filter, stride s (nn::GaussianFilter)
@@ -100,8 +101,9 @@ struct MsdeConfig {
   // paper's), zeros, or copies of the edge cell (replicate); the last two for fields with walls or outflow.
   // The filter and the CNNs stay circular.
   nn::StencilBoundary stencil_boundary = nn::StencilBoundary::periodic;
-  // The micro drift also reads the time t (global eta only): the input is [t; zeta; eta]. The authors' code
-  // (ailersic/multiscale-visde, every case's DriftMicroNet) does this; the paper's text does not say so.
+  // The micro drift also reads the time t: global eta, its input is [t; zeta; eta]; local eta, t is the micro
+  // stencil MLP's one global input (after the stencil). The authors' code (ailersic/multiscale-visde, every
+  // case's DriftMicroNet) does the former; the paper's text does not say so. The macro drift never reads t.
   bool drift_time = false;
 };
 
@@ -110,7 +112,7 @@ struct DriftTape {
   nn::GridStencilTape macro, micro_local;
   nn::Tape micro;
   Eigen::MatrixXd x, gx, gx2, gfm, gz, gzeta, geta, gmicro;  // (local: x, gx, gx2, gfm channel-fastest)
-  Eigen::MatrixXd xt;                                       // [t; z], the micro drift's input (drift_time)
+  Eigen::MatrixXd xt;  // drift_time: [t; z], the global micro drift's input, or t (1 x B), the local one's global
 };
 struct EtaTape {
   nn::Tape linear;
