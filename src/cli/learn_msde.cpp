@@ -526,6 +526,10 @@ int learn_msde(Session& session) {
         return sc.diverged ? NAN : sc.spectrum_error;
       });
       st.sel.emplace_back(step_offset + it, score);
+      char line[160];
+      std::snprintf(line, sizeof line, "stage n_eta = %d, step %d: validation %s %.4f (best so far %.4f)", schedule[si],
+                    step_offset + it, select_by == "eps" ? "eps" : "spectrum error", score, std::fmin(score, best_eps));
+      progress.note(line);
       if (score < best_eps) {  // a diverged rollout (NaN) is never the best
         best_eps = score;
         if (ema > 0) {
@@ -581,6 +585,17 @@ int learn_msde(Session& session) {
     if (selecting) {
       select(o.iterations);
       if (best.size() == model->num_params() && best_eps < st.sel.back().second) model->set_params(best);
+    }
+    {
+      char line[160];
+      std::snprintf(line, sizeof line, "stage n_eta = %d done: %d steps in %.1f s", schedule[si], o.iterations - o.start,
+                    st.seconds);
+      std::string text = line;
+      if (val) {
+        std::snprintf(line, sizeof line, ", validation -ELBO/snapshot %.6g", st.val.back().second);
+        text += line;
+      }
+      progress.note(text);
     }
     st.model = std::move(model);
   }

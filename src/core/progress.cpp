@@ -51,11 +51,17 @@ double Progress::elapsed() const {
 void Progress::update(double done) {
   if (!live_) return;
   const auto now = std::chrono::steady_clock::now();
-  if (std::chrono::duration<double>(now - last_).count() < 1.0) return;
+  if (std::chrono::duration<double>(now - last_).count() < (tty_ ? 1.0 : 60.0)) return;
   last_ = now;
   const double t = elapsed(), frac = done / total_, eta = progress_eta(t, total_, done, done_at_start_);
   std::fprintf(stderr, "%s%s: %5.1f%%  elapsed %s  ETA %s%s", tty_ ? "\r" : "", label_.c_str(), 100 * frac,
                hms(t).c_str(), hms(eta).c_str(), tty_ ? "   " : "\n");
+  std::fflush(stderr);
+}
+
+void Progress::note(const std::string& text) {
+  if (!live_) return;
+  std::fprintf(stderr, "%s%s: %s%s\n", tty_ ? "\r" : "", label_.c_str(), text.c_str(), tty_ ? "\033[K" : "");
   std::fflush(stderr);
 }
 

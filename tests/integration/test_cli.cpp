@@ -1514,10 +1514,22 @@ TEST_CASE("learn-msde -msde_select_every: the final stage keeps the step with th
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(msrom::Metrics::read(dir + "/eval/metrics.json").get("eps_mean.multiscale") == Approx(best).epsilon(1e-12));
-  // With 3 Euler-Maruyama steps per snapshot interval, as evaluate-msde -predict_substeps 3.
-  r = run(base + dir + "/sub.h5 -msde_select_substeps 3");
+  // With 3 Euler-Maruyama steps per snapshot interval, as evaluate-msde -predict_substeps 3; this run with
+  // -progress always into a file (a batch log): a line per milestone, each selection and each stage's end.
+  std::string loud = base;
+  loud.replace(loud.find("-progress never"), 15, "-progress always");
+  r = run(loud + dir + "/sub.h5 -msde_select_substeps 3");
   INFO(r.err);
   REQUIRE(r.code == 0);
+  CHECK(r.err.find("learn-msde: stage n_eta = 0 done: 1 steps in ") != std::string::npos);
+  CHECK(r.err.find("learn-msde: stage n_eta = 1, step 4: validation eps ") != std::string::npos);
+  CHECK(r.err.find("learn-msde: stage n_eta = 1 done: 400 steps in ") != std::string::npos);
+  {
+    std::size_t notes = 0;
+    for (std::size_t at = r.err.find(": validation eps "); at != std::string::npos; at = r.err.find(": validation eps ", at + 1))
+      ++notes;
+    CHECK(notes == 100);  // steps 4, 8, .., 400
+  }
   const double best3 = msrom::Metrics::read(dir + "/metrics.json").get("selected_val_eps.eta_1");
   r = run("evaluate-msde -data " + data + " -model " + dir + "/sub.h5 -predict_split validation -predict_samples 8 "
           "-predict_substeps 3 -evaluate_msde_figures false -evaluate_msde_coarse_dns false -output " + dir + "/eval3");

@@ -1,7 +1,9 @@
 #pragma once
-// Progress of a long run, on rank 0's stderr: percentage, elapsed time and ETA, at most once a second.
-// Mode (option -progress): auto = only when stderr is a terminal (then also a closing line with the
-// total time), always (progress and closing line even into a file: batch logs), never.
+// Progress of a long run, on rank 0's stderr: percentage, elapsed time and ETA, at most once a second on a
+// terminal (one line rewritten in place) and once a minute into a file (a line each: a batch log of an
+// hours-long run stays readable). Mode (option -progress): auto = only when stderr is a terminal (then also
+// a closing line with the total time), always (progress and closing line even into a file: batch logs),
+// never. Milestones (note()) print whenever the progress would.
 #include <chrono>
 #include <string>
 
@@ -23,6 +25,9 @@ class Progress {
   Progress(std::string label, double total, ProgressMode mode, double done_at_start = 0);
   // `done` in the same units as total (steps, samples, ...). Cheap: checks the clock every call.
   void update(double done);
+  // A milestone, "label: text", on its own line (on a terminal it replaces the progress line, which the next
+  // update() redraws); rank 0 only, and only when progress is shown.
+  void note(const std::string& text);
   // Prints the closing line ("label: done in 12.3 s") and returns the elapsed seconds.
   double finish();
   double elapsed() const;
