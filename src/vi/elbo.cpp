@@ -61,11 +61,11 @@ double Elbo::shooting_forward(const MsdeModel& model, const Eigen::Ref<const Vec
     const MatrixXd& Z = shoot_z_[static_cast<std::size_t>(j)];
     shoot_f1_.resize(Z.rows(), N);
     shoot_f2_.resize(Z.rows(), N);
-    const VectorXd tj = shoot_t_.array() + double(j) * h;  // the starts' times after j steps (drift_time)
-    model.drift_forward(Z, shoot_f1_, shoot_tapes_[static_cast<std::size_t>(2 * j)], tj);
+    shoot_tj_ = shoot_t_.array() + double(j) * h;  // the starts' times after j steps (a drift of time)
+    model.drift_forward(Z, shoot_f1_, shoot_tapes_[static_cast<std::size_t>(2 * j)], shoot_tj_);
     shoot_p_ = Z + h * shoot_f1_;
-    model.drift_forward(shoot_p_, shoot_f2_, shoot_tapes_[static_cast<std::size_t>(2 * j + 1)],
-                        (tj.array() + h).matrix());
+    shoot_tj_.array() += h;
+    model.drift_forward(shoot_p_, shoot_f2_, shoot_tapes_[static_cast<std::size_t>(2 * j + 1)], shoot_tj_);
     shoot_z_[static_cast<std::size_t>(j + 1)] = Z + (0.5 * h) * (shoot_f1_ + shoot_f2_);
     if ((j + 1) % S == 0) {
       const Index k = (j + 1) / S;

@@ -113,7 +113,7 @@ class Elbo {
   std::vector<DriftTape> shoot_tapes_;  // 2 per Heun step
   std::vector<Eigen::MatrixXd> shoot_z_;  // Z after each Heun step (Z_0 = mu's first B - K columns)
   Eigen::MatrixXd shoot_f1_, shoot_f2_, shoot_p_, shoot_g_, shoot_gp_, shoot_gf_;
-  Eigen::VectorXd shoot_t_;  // the starts' times
+  Eigen::VectorXd shoot_t_, shoot_tj_;  // the starts' times, and after j steps
   GpTape gp_tape_;
   // backward buffers
   Eigen::MatrixXd gy_, gh_, gtmp_, gz_, gm_, glS_, gdm_, gdlS_, gf_, GM_, GD_, dV_, gmu_;
