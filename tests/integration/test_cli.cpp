@@ -1194,13 +1194,17 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
     CHECK(mean_eps(r1) == Approx(t.get("eps_mean.multiscale")).epsilon(1e-12));  // evaluate-msde's rollouts
   }
   // The stochastic Heun scheme: other fields than EM's, and the same bits on a member split over 2 ranks.
-  for (int np : {1, 2}) {
-    r = run("ensemble -model " + dir + "/a.h5 -data " + data + " -predict_samples 4 -predict_integrator heun "
-            "-predict_ranks_per_member " + std::to_string(np) + " -output " + dir + "/heun" + std::to_string(np) + ".h5",
-            np);
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-  }
+  // Heun rollouts of `model` (4 samples) with each member on 1 rank and split over 2: dir/<out>1.h5, <out>2.h5.
+  auto heun_split = [&](const std::string& model, const std::string& out) {
+    for (int np : {1, 2}) {
+      r = run("ensemble -model " + dir + "/" + model + " -data " + data + " -predict_samples 4 -predict_integrator heun "
+              "-predict_ranks_per_member " + std::to_string(np) + " -output " + dir + "/" + out + std::to_string(np) + ".h5",
+              np);
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+    }
+  };
+  heun_split("a.h5", "heun");
   {
     const auto h1 = msrom::h5::File::open(dir + "/heun1.h5"), h2 = msrom::h5::File::open(dir + "/heun2.h5");
     CHECK(h1.read("/ensemble/fields/u") == h2.read("/ensemble/fields/u"));
@@ -1252,13 +1256,7 @@ TEST_CASE("learn-msde -msde_eta_field local: 1 and 2 ranks bitwise, stored as lo
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(msrom::h5::File::open(dir + "/t.h5").read_double_attribute("/msde/eta_1", "drift_time") == 1.0);
-  for (int np : {1, 2}) {
-    r = run("ensemble -model " + dir + "/t.h5 -data " + data + " -predict_samples 4 -predict_integrator heun "
-            "-predict_ranks_per_member " + std::to_string(np) + " -output " + dir + "/timeh" + std::to_string(np) + ".h5",
-            np);
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-  }
+  heun_split("t.h5", "timeh");
   CHECK(msrom::h5::File::open(dir + "/timeh1.h5").read("/ensemble/fields/u") ==
         msrom::h5::File::open(dir + "/timeh2.h5").read("/ensemble/fields/u"));
   r = run("learn-msde -options_file_yaml " + kInputs + "kdv_ci.yaml -data " + data + " -msde_drift_time -output " + dir +
